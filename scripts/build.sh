@@ -18,10 +18,13 @@ case $flavour in
     export CC=${CC_RELEASE:-gcc} ;;
   *) echo "build.sh: unknown flavour '$flavour' (debug|release)" >&2; exit 2 ;;
 esac
-if [ -f "$dir/build.ninja" ]; then
-  meson setup --reconfigure "$dir" "${opts[@]}" >/dev/null
-else
-  meson setup "$dir" "${opts[@]}" >/dev/null
+mkdir -p build
+log=build/$flavour.log
+reconf=()
+[ -f "$dir/build.ninja" ] && reconf=(--reconfigure)
+if ! meson setup "${reconf[@]}" "$dir" "${opts[@]}" >"$log" 2>&1 || ! ninja -C "$dir" >>"$log" 2>&1; then
+  grep -E "error|ERROR|FAILED" "$log" | head -40 >&2
+  echo "build: $flavour failed, full log in $log" >&2
+  exit 1
 fi
-ninja -C "$dir" >/dev/null
 echo "build: $dir ok"
