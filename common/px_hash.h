@@ -28,7 +28,7 @@ static inline uint64_t px_hash_fold(uint64_t a, uint64_t b)
 static inline uint64_t px_hash64(const void *key, size_t len, uint64_t seed)
 {
 	const uint8_t *p = key;
-	uint64_t h = seed ^ px_hash_fold(len ^ PX_HASH_K0, PX_HASH_K1);
+	uint64_t h = seed ^ ((uint64_t)len * PX_HASH_K0);
 	size_t n = len;
 
 	while (n > 16) {

@@ -22,12 +22,10 @@ void idx_find(struct px_table *t, const struct tbl_key *k, struct tbl_loc *loc)
 	loc->slot = NULL;
 	loc->item = NULL;
 	for (; b != NULL; b = tbl_next(t, b)) {
-		for (unsigned i = 0; i < TBL_SLOTS; i++) {
-			uint64_t s = b->slot[i];
-			if ((s & ~TBL_OFF_MASK) != tag)
-				continue;
-			uint8_t *it = tbl_item_at(t, s);
-			if (it[1] == k->klen && memcmp(item_key(it), k->key, k->klen) == 0) {
+		for (unsigned m = tbl_bucket_match(b, tag); m != 0; m &= m - 1) {
+			unsigned i = (unsigned)__builtin_ctz(m);
+			uint8_t *it = tbl_item_at(t, b->slot[i]);
+			if (it[1] == k->klen && tbl_key_eq(item_key(it), k->key, k->klen)) {
 				loc->slot = &b->slot[i];
 				loc->item = it;
 				return;
@@ -75,12 +73,11 @@ static void extra_free(struct px_table *t, struct tbl_bucket *b)
 /* Evict the item in the chain with the oldest log position to free a slot. */
 static uint64_t *evict_oldest(struct px_table *t, struct tbl_bucket *primary)
 {
-	uint64_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
 	uint64_t *victim = NULL, best = UINT64_MAX;
 
 	for (struct tbl_bucket *b = primary; b != NULL; b = tbl_next(t, b))
 		for (unsigned i = 0; i < TBL_SLOTS; i++) {
-			uint64_t pos = tbl_pos_of(t, b->slot[i] & TBL_OFF_MASK, tail);
+			uint64_t pos = tbl_pos_of(t, b->slot[i] & TBL_OFF_MASK);
 			if (pos < best) {
 				best = pos;
 				victim = &b->slot[i];

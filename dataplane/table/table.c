@@ -17,11 +17,6 @@
 
 #define TBL_ALIGN(x) (((x) + PX_CACHE_LINE - 1) & ~(uint64_t)(PX_CACHE_LINE - 1))
 
-uint64_t tbl_hash(const void *key, size_t klen, uint64_t seed)
-{
-	return px_hash64(key, klen, seed);
-}
-
 /* ---- creation ---- */
 
 static uint32_t cfg_value_max(const struct tbl_config *cfg)
@@ -48,7 +43,8 @@ size_t tbl_region_size(const struct tbl_config *cfg)
 	uint32_t nb, nx;
 
 	if (cfg == NULL || cfg_value_max(cfg) > TBL_VALUE_MAX_LIMIT ||
-	    cfg->mem_bytes < 2 * cfg_item_max(cfg) || cfg->policy > TBL_POLICY_CLOCK) {
+	    cfg->mem_bytes < 2 * cfg_item_max(cfg) + tbl_move_slack(cfg->mem_bytes) ||
+	    cfg->policy > TBL_POLICY_CLOCK) {
 		errno = EINVAL;
 		return 0;
 	}
@@ -59,7 +55,7 @@ size_t tbl_region_size(const struct tbl_config *cfg)
 	}
 	cfg_geometry(cfg, &nb, &nx);
 	return TBL_ALIGN(sizeof(struct px_table)) + ((uint64_t)nb + nx) * sizeof(struct tbl_bucket) +
-	       TBL_ALIGN(cfg->mem_bytes + TBL_MOVE_SLACK + cfg_item_max(cfg));
+	       TBL_ALIGN(cfg->mem_bytes + cfg_item_max(cfg));
 }
 
 struct px_table *tbl_create(const struct tbl_config *cfg, void *region, size_t len)
@@ -81,9 +77,9 @@ struct px_table *tbl_create(const struct tbl_config *cfg, void *region, size_t l
 	t->log = (uint8_t *)(t->extra + nx);
 	t->nbuckets = nb;
 	t->nextra = nx;
-	t->log_size = cfg->mem_bytes + TBL_MOVE_SLACK;
+	t->log_size = cfg->mem_bytes;
 	t->log_end = t->log_size + cfg_item_max(cfg);
-	t->mem_limit = t->mem_limit_max = cfg->mem_bytes;
+	t->mem_limit = t->mem_limit_max = cfg->mem_bytes - tbl_move_slack(cfg->mem_bytes);
 	t->value_max = cfg_value_max(cfg);
 	t->policy = cfg->policy;
 	t->seed = cfg->hash_seed;
@@ -123,7 +119,7 @@ uint32_t tbl_exptime(const struct px_table *t, int64_t e)
 
 /* ---- reads ---- */
 
-static void item_view(const struct px_table *t, const uint8_t *it, uint64_t off,
+static void item_view(const struct px_table *t, const uint8_t *it, uint64_t off, unsigned flags,
 		      struct tbl_item *out)
 {
 	out->klen = it[1];
@@ -136,7 +132,7 @@ static void item_view(const struct px_table *t, const uint8_t *it, uint64_t off,
 	out->fetched = it[0] & ITEM_FETCHED;
 	out->stale = it[0] & ITEM_STALE;
 	out->win_sent = it[0] & ITEM_WIN_SENT;
-	out->cas = tbl_item_cas(t, it, off);
+	out->cas = (flags & TBL_GET_CAS) ? tbl_item_cas(t, it, off) : 0;
 }
 
 /* Drop a found item that expired or was flushed; true if it was. */
@@ -151,7 +147,7 @@ static bool loc_reap(struct px_table *t, struct tbl_loc *loc)
 	return true;
 }
 
-static int get_finish(struct px_table *t, struct tbl_loc *loc, bool bump, struct tbl_item *out)
+static int get_finish(struct px_table *t, struct tbl_loc *loc, unsigned flags, struct tbl_item *out)
 {
 	loc_reap(t, loc);
 	if (loc->slot == NULL) {
@@ -160,27 +156,30 @@ static int get_finish(struct px_table *t, struct tbl_loc *loc, bool bump, struct
 		return TBL_NOT_FOUND;
 	}
 	uint8_t *it = loc->item;
-	item_view(t, it, *loc->slot & TBL_OFF_MASK, out);
-	if (bump) {
-		uint8_t freq = it[0] & ITEM_FREQ_MASK;
-		it[0] = (uint8_t)((it[0] & ~ITEM_FREQ_MASK) | ITEM_FETCHED |
-				  (freq < ITEM_FREQ_MASK ? freq + 1 : freq));
-		px_store32(it + 5, t->now);
+	item_view(t, it, *loc->slot & TBL_OFF_MASK, flags, out);
+	if (flags & TBL_GET_BUMP) {
+		/* Write only what changes: a hot item's line stays clean. */
+		uint8_t meta = it[0], freq = meta & ITEM_FREQ_MASK;
+		uint8_t nm = (uint8_t)(meta | ITEM_FETCHED) + (freq < ITEM_FREQ_MASK);
+		if (nm != meta)
+			it[0] = nm;
+		if (out->atime != t->now)
+			px_store32(it + 5, t->now);
 	}
 	t->st.hits++;
 	return TBL_OK;
 }
 
-int tbl_get(struct px_table *t, const struct tbl_key *k, bool bump, struct tbl_item *out)
+int tbl_get(struct px_table *t, const struct tbl_key *k, unsigned flags, struct tbl_item *out)
 {
 	struct tbl_loc loc;
 
 	idx_find(t, k, &loc);
-	return get_finish(t, &loc, bump, out);
+	return get_finish(t, &loc, flags, out);
 }
 
 unsigned tbl_lookup_burst(struct px_table *t, const struct tbl_key *keys, unsigned n,
-			  struct tbl_item *out)
+			  unsigned flags, struct tbl_item *out)
 {
 	struct tbl_loc loc[n];
 	uint64_t seen[n];
@@ -192,16 +191,16 @@ unsigned tbl_lookup_burst(struct px_table *t, const struct tbl_key *keys, unsign
 	for (unsigned i = 0; i < n; i++) {
 		struct tbl_bucket *b = tbl_bucket_of(t, keys[i].hash);
 		uint64_t tag = (uint64_t)tbl_tag(keys[i].hash) << TBL_TAG_SHIFT;
+		unsigned m = tbl_bucket_match(b, tag);
 		loc[i].primary = b;
 		loc[i].slot = NULL;
-		for (unsigned s = 0; s < TBL_SLOTS; s++)
-			if ((b->slot[s] & ~TBL_OFF_MASK) == tag) {
-				loc[i].slot = &b->slot[s];
-				seen[i] = b->slot[s];
-				loc[i].item = tbl_item_at(t, seen[i]);
-				px_prefetch(loc[i].item);
-				break;
-			}
+		if (m != 0) {
+			unsigned s = (unsigned)__builtin_ctz(m);
+			loc[i].slot = &b->slot[s];
+			seen[i] = b->slot[s];
+			loc[i].item = tbl_item_at(t, seen[i]);
+			px_prefetch(loc[i].item);
+		}
 	}
 	/* Stage 3: confirm the key, else walk the whole chain. */
 	for (unsigned i = 0; i < n; i++) {
@@ -209,13 +208,13 @@ unsigned tbl_lookup_burst(struct px_table *t, const struct tbl_key *keys, unsign
 		uint8_t *it = loc[i].item;
 		/* An earlier key of this burst may have reaped this slot. */
 		if (loc[i].slot == NULL || *loc[i].slot != seen[i] || it[1] != k->klen ||
-		    memcmp(item_key(it), k->key, k->klen) != 0) {
+		    !tbl_key_eq(item_key(it), k->key, k->klen)) {
 			if (loc[i].slot != NULL || tbl_next(t, loc[i].primary) != NULL)
 				idx_find(t, k, &loc[i]);
 			else
 				loc[i].slot = NULL;
 		}
-		hits += get_finish(t, &loc[i], true, &out[i]) == TBL_OK;
+		hits += get_finish(t, &loc[i], flags, &out[i]) == TBL_OK;
 	}
 	return hits;
 }
@@ -256,11 +255,12 @@ static int read_chain(struct px_table *t, struct tbl_bucket *primary, const stru
 			out->fetched = meta & ITEM_FETCHED;
 			out->stale = meta & ITEM_STALE;
 			out->win_sent = meta & ITEM_WIN_SENT;
-			out->cas = tbl_item_cas(t, it, off);
+			out->cas = tbl_item_cas_remote(t, it, off);
 			uint64_t tail = atomic_load_explicit(&t->tail, memory_order_acquire);
 			if (out->exptime != 0 && out->exptime <= __atomic_load_n(&t->now, __ATOMIC_RELAXED))
 				return TBL_NOT_FOUND;
-			if (__atomic_load_n(&t->flush_pos, __ATOMIC_RELAXED) > tbl_pos_of(t, off, tail))
+			if (__atomic_load_n(&t->flush_pos, __ATOMIC_RELAXED) >
+			    tbl_pos_at(t, off, tail, tail % t->log_size))
 				return TBL_NOT_FOUND;
 			return TBL_OK;
 		}
@@ -299,6 +299,7 @@ struct put {
 	uint32_t vlen;
 	enum put_old old;   /* where the old value goes, if it is kept */
 	uint32_t old_vlen;
+	const struct tbl_loc *loc; /* the caller's lookup of k, reused if still valid */
 };
 
 static void cas_floor_raise(struct px_table *t, uint64_t cas)
@@ -306,7 +307,7 @@ static void cas_floor_raise(struct px_table *t, uint64_t cas)
 	uint64_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
 	/* Derived CAS values must stay above every explicit one ever stored. */
 	if (cas >= tail + 1 + t->cas_hint)
-		t->cas_hint = cas - tail;
+		__atomic_store_n(&t->cas_hint, cas - tail, __ATOMIC_RELAXED);
 }
 
 /*
@@ -326,10 +327,15 @@ static int item_put(struct px_table *t, const struct tbl_key *k, const struct pu
 	uint32_t n = hdr + k->klen + vlen;
 	struct tbl_loc loc;
 
+	uint64_t gen = t->log_gen;
 	if (log_reserve(t, n) != 0)
 		return TBL_NO_MEMORY;
-	idx_find(t, k, &loc);
-	loc_reap(t, &loc);
+	if (p->loc != NULL && gen == t->log_gen) {
+		loc = *p->loc; /* nothing live moved: the caller's lookup stands */
+	} else {
+		idx_find(t, k, &loc);
+		loc_reap(t, &loc);
+	}
 	const uint8_t *old = NULL;
 	if (p->old != PUT_OLD_NONE) {
 		if (loc.slot == NULL || item_vlen(loc.item) != p->old_vlen)
@@ -337,8 +343,8 @@ static int item_put(struct px_table *t, const struct tbl_key *k, const struct pu
 		old = loc.item + item_hdr_len(loc.item[0]) + k->klen;
 	}
 
-	uint64_t pos;
-	uint8_t *it = log_append(t, n, &pos);
+	uint64_t pos, off = t->tail_off;
+	uint8_t *it = log_append(t, &pos);
 	uint8_t *w = it + ITEM_HDR_MIN;
 	it[0] = meta;
 	it[1] = (uint8_t)k->klen;
@@ -371,8 +377,7 @@ static int item_put(struct px_table *t, const struct tbl_key *k, const struct pu
 	if (p->old == PUT_OLD_AFTER)
 		memcpy(w, old, p->old_vlen);
 
-	uint64_t off = pos % t->log_size;
-	atomic_store_explicit(&t->tail, pos + n, memory_order_release);
+	tbl_tail_advance(t, n);
 	tbl_write_begin(loc.primary);
 	if (loc.slot != NULL) {
 		t->st.bytes_used -= item_size(loc.item);
@@ -453,6 +458,7 @@ int tbl_store(struct px_table *t, const struct tbl_store_req *r, uint64_t *cas_o
 		if ((uint64_t)p.old_vlen + r->vlen > t->value_max)
 			return TBL_TOO_LARGE;
 	}
+	p.loc = &loc;
 	int rc = item_put(t, &r->k, &p, cas_out);
 	if (rc == TBL_OK)
 		t->st.sets++;
@@ -524,6 +530,7 @@ int tbl_arith(struct px_table *t, const struct tbl_arith_req *r, uint64_t *value
 		p.exptime = item_exptime(it);
 		p.meta = it[0] & (ITEM_FETCHED | ITEM_STALE | ITEM_WIN_SENT);
 	}
+	p.loc = &loc;
 	int rc = item_put(t, &r->k, &p, cas_out);
 	if (rc == TBL_OK && value_out != NULL)
 		*value_out = v;
@@ -542,6 +549,7 @@ static int item_rewrite(struct px_table *t, struct tbl_loc *loc, const struct tb
 		.cas = cas,
 		.old = PUT_OLD_ONLY,
 		.old_vlen = item_vlen(it),
+		.loc = loc,
 	};
 	return item_put(t, k, &p, cas_out);
 }

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "px_hash.h"
+
 struct px_table;
 
 #define TBL_KEY_MAX 250
@@ -120,6 +122,7 @@ struct tbl_stats {
 	uint64_t index_bytes;      /* index buckets in use (primary + overflow) */
 	uint64_t index_evictions;  /* items dropped because a bucket chain was full */
 	uint64_t read_retries;     /* optimistic reads retried (any thread) */
+	uint64_t cas_resets;       /* items moved with a new CAS (see log.c) */
 	uint64_t flushes;
 };
 
@@ -132,21 +135,29 @@ size_t tbl_region_size(const struct tbl_config *cfg);
  */
 struct px_table *tbl_create(const struct tbl_config *cfg, void *region, size_t len);
 
-uint64_t tbl_hash(const void *key, size_t klen, uint64_t seed);
+/* The key hash every caller must use (inline: it is on every request). */
+static inline uint64_t tbl_hash(const void *key, size_t klen, uint64_t seed)
+{
+	return px_hash64(key, klen, seed);
+}
 /* The owner's notion of now; also fires a pending delayed flush. */
 void tbl_set_time(struct px_table *t, uint32_t now);
 /* Client exptime (relative <= 30 days, else absolute; <0 already expired) to absolute. */
 uint32_t tbl_exptime(const struct px_table *t, int64_t client_exptime);
 
-/* Owner reads. bump=false is meta's u flag: no LRU bump, no access time. */
-int tbl_get(struct px_table *t, const struct tbl_key *k, bool bump, struct tbl_item *out);
+/* Flags of owner reads. */
+#define TBL_GET_BUMP 1u /* count the hit for eviction and set atime (meta u: leave out) */
+#define TBL_GET_CAS 2u  /* fill tbl_item.cas (else 0): gets, gats, meta c */
+
+/* Owner read of one key. */
+int tbl_get(struct px_table *t, const struct tbl_key *k, unsigned flags, struct tbl_item *out);
 /*
  * Look up n keys at once: hash-derived buckets are prefetched for the whole
  * burst, then the items, then keys are compared. out[i].key is NULL on a miss.
  * Returns the number of hits.
  */
 unsigned tbl_lookup_burst(struct px_table *t, const struct tbl_key *keys, unsigned n,
-			  struct tbl_item *out);
+			  unsigned flags, struct tbl_item *out);
 /*
  * Lock-free read from any thread: copies key and value into buf (klen + vlen
  * bytes) and fills out with pointers into buf. Never returns a torn item.

@@ -40,13 +40,14 @@
  * Wrap-around: positions map to offsets modulo log_size (the ring), and an
  * item that starts near the end runs on into a guard area of one maximal
  * item past it, so items never wrap and no padding is written (as MICA).
- * log_size is the memory limit plus TBL_MOVE_SLACK: a CLOCK move that adds a
- * CAS field may overshoot the limit by that much inside one reservation,
- * never between operations.
+ * log_size is the configured memory; the live window is held below it by
+ * tbl_move_slack(): moves that add a CAS field to items may use that slack
+ * inside one reservation, never between operations.
  */
 #ifndef PX_TABLE_PVT_H
 #define PX_TABLE_PVT_H
 
+#include <smmintrin.h>
 #include <stdatomic.h>
 
 #include "px_compiler.h"
@@ -67,7 +68,12 @@
 
 #define ITEM_HDR_MIN 9u
 #define ITEM_HDR_MAX (ITEM_HDR_MIN + 16u)
-#define TBL_MOVE_SLACK 512u /* 64 first moves in a row */
+
+/* Ring bytes kept beyond the live-window limit for moves (1/64, at least 512). */
+static inline uint64_t tbl_move_slack(uint64_t mem_bytes)
+{
+	return mem_bytes / 64 > 512 ? mem_bytes / 64 : 512;
+}
 
 struct tbl_bucket {
 	uint32_t version;
@@ -94,7 +100,10 @@ struct px_table {
 
 	/* Owner state. Positions are logical byte positions: physical = pos % log_size. */
 	px_cache_aligned _Atomic uint64_t tail; /* owner: wo, readers: ro (CAS derivation) */
+	uint64_t tail_off;       /* tail % log_size, kept without dividing */
 	uint64_t head;
+	uint64_t head_off;       /* head % log_size */
+	uint64_t log_gen;        /* bumped whenever the head passes a live item */
 	uint64_t sweep_pos;
 	uint64_t flush_pos;      /* items before this position are invalid */
 	uint32_t flush_at;       /* pending delayed flush time, 0 = none */
@@ -163,12 +172,72 @@ static inline struct tbl_bucket *tbl_next(const struct px_table *t, const struct
 	return (n != 0 && n <= t->nextra) ? &t->extra[n - 1] : NULL;
 }
 
-/* Logical position of the item at physical offset off, given the tail. */
-static inline uint64_t tbl_pos_of(const struct px_table *t, uint64_t off, uint64_t tail)
+/* Logical position of the item at physical offset off, given the tail and its offset. */
+static inline uint64_t tbl_pos_at(const struct px_table *t, uint64_t off, uint64_t tail,
+				  uint64_t ptail)
 {
-	uint64_t ptail = tail % t->log_size;
 	uint64_t dist = ptail > off ? ptail - off : ptail + t->log_size - off;
 	return tail - dist;
+}
+
+/* The owner's view: no division. */
+static inline uint64_t tbl_pos_of(const struct px_table *t, uint64_t off)
+{
+	return tbl_pos_at(t, off, atomic_load_explicit(&t->tail, memory_order_relaxed), t->tail_off);
+}
+
+static inline void tbl_head_advance(struct px_table *t, uint64_t n)
+{
+	t->head += n;
+	t->head_off += n;
+	if (t->head_off >= t->log_size)
+		t->head_off -= t->log_size;
+}
+
+/* Publish n more bytes at the tail (release: readers derive CAS from it). */
+static inline void tbl_tail_advance(struct px_table *t, uint64_t n)
+{
+	t->tail_off += n;
+	if (t->tail_off >= t->log_size)
+		t->tail_off -= t->log_size;
+	atomic_store_explicit(&t->tail, atomic_load_explicit(&t->tail, memory_order_relaxed) + n,
+			      memory_order_release);
+}
+
+/* Key equality, with the common 8-16 byte keys compared in two loads. */
+static inline bool tbl_key_eq(const uint8_t *a, const void *bv, uint32_t n)
+{
+	const uint8_t *b = bv;
+	if (n >= 8 && n <= 16)
+		return ((px_load64(a) ^ px_load64(b)) | (px_load64(a + n - 8) ^ px_load64(b + n - 8))) == 0;
+	return memcmp(a, b, n) == 0;
+}
+
+/* Bit i set when slot i of b carries tag (already shifted into place). */
+static inline unsigned tbl_bucket_match(const struct tbl_bucket *b, uint64_t tag)
+{
+	const __m128i mask = _mm_set1_epi64x((long long)~TBL_OFF_MASK);
+	const __m128i want = _mm_set1_epi64x((long long)tag);
+	const __m128i *w = (const __m128i *)b;
+	unsigned bits = 0;
+
+	for (unsigned i = 0; i < 4; i++) {
+		__m128i x = _mm_and_si128(_mm_load_si128(w + i), mask);
+		bits |= (unsigned)_mm_movemask_pd(_mm_castsi128_pd(_mm_cmpeq_epi64(x, want))) << (2 * i);
+	}
+	return bits >> 1; /* word 0 is version and next, not a slot */
+}
+
+/* Not expired and not flushed (owner view). */
+static inline bool tbl_item_valid(const struct px_table *t, const uint8_t *it, uint64_t off)
+{
+	uint32_t exp = item_exptime(it);
+
+	if (exp != 0 && exp <= t->now)
+		return false;
+	if (px_unlikely(t->flush_pos > t->head) && tbl_pos_of(t, off) < t->flush_pos)
+		return false;
+	return true;
 }
 
 /* Seqlock writer side on a chain's primary bucket. */
@@ -202,10 +271,11 @@ void idx_clear(struct px_table *t, struct tbl_bucket *primary, uint64_t *slot);
 /* Make room for an item of n bytes at the tail; evicts or reinserts at the head. */
 int log_reserve(struct px_table *t, uint32_t n);
 /* Position and address where the next reserved item goes. */
-uint8_t *log_append(struct px_table *t, uint32_t n, uint64_t *pos);
+uint8_t *log_append(struct px_table *t, uint64_t *pos);
 /* Unlink the live item at slot: counters and index. Caller holds no write section. */
 void log_unlink(struct px_table *t, struct tbl_bucket *primary, uint64_t *slot);
-bool tbl_item_valid(const struct px_table *t, const uint8_t *it, uint64_t off);
 uint64_t tbl_item_cas(const struct px_table *t, const uint8_t *it, uint64_t off);
+/* The same, for a reader on another thread (divides to find the tail offset). */
+uint64_t tbl_item_cas_remote(const struct px_table *t, const uint8_t *it, uint64_t off);
 
 #endif

@@ -147,7 +147,7 @@ int missratio_run(const struct missratio_cfg *c, struct missratio_result *r)
 		struct tbl_item it;
 		bool counted = n >= c->warmup;
 
-		if (tbl_get(st.t, &k, true, &it) == TBL_OK) {
+		if (tbl_get(st.t, &k, TBL_GET_BUMP, &it) == TBL_OK) {
 			if (it.vlen != c->value_size || !bench_value_ok(it.value, it.vlen, i))
 				r->verify_errors++;
 		} else {

@@ -182,7 +182,7 @@ static double run_pollux(struct table_bench *b, struct contender *c, int round, 
 			ng++;
 		}
 		if (ng > 0) {
-			hits += tbl_lookup_burst(b->t, gk, ng, it);
+			hits += tbl_lookup_burst(b->t, gk, ng, TBL_GET_BUMP, it);
 			for (unsigned j = 0; j < ng; j++) {
 				if (px_unlikely(it[j].key == NULL))
 					continue;
@@ -283,7 +283,7 @@ static void verify_pollux(struct table_bench *b, struct contender *c)
 				    .hash = b->keys.hashes[i]};
 		struct tbl_item it;
 
-		if (tbl_get(b->t, &k, false, &it) != TBL_OK)
+		if (tbl_get(b->t, &k, 0, &it) != TBL_OK)
 			c->verify_misses++;
 		else if (it.vlen != b->o->value_size || it.klen != b->keys.size ||
 			 memcmp(it.key, k.key, k.klen) != 0 ||
