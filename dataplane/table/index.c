@@ -37,7 +37,12 @@ void idx_find(struct px_table *t, const struct tbl_key *k, struct tbl_loc *loc)
 uint64_t *idx_find_off(struct px_table *t, const uint8_t *key, uint32_t klen, uint64_t off,
 		       struct tbl_bucket **primary)
 {
-	uint64_t h = tbl_hash(key, klen, t->seed);
+	return idx_find_off_hash(t, tbl_hash(key, klen, t->seed), off, primary);
+}
+
+uint64_t *idx_find_off_hash(struct px_table *t, uint64_t h, uint64_t off,
+			    struct tbl_bucket **primary)
+{
 	struct tbl_bucket *b = tbl_bucket_of(t, h);
 	uint64_t want = ((uint64_t)tbl_tag(h) << TBL_TAG_SHIFT) | off;
 

@@ -22,7 +22,7 @@ uint64_t tbl_item_cas(const struct px_table *t, const uint8_t *it, uint64_t off)
 {
 	if (it[0] & ITEM_HAS_CAS)
 		return px_load64(it + item_hdr_len(it[0]) - 8);
-	return tbl_pos_of(t, off) + 1 + t->cas_hint;
+	return (tbl_pos_of(t, off) + 1 + t->cas_hint) * t->cas_stride + t->cas_index;
 }
 
 uint64_t tbl_item_cas_remote(const struct px_table *t, const uint8_t *it, uint64_t off)
@@ -32,8 +32,8 @@ uint64_t tbl_item_cas_remote(const struct px_table *t, const uint8_t *it, uint64
 	if (meta & ITEM_HAS_CAS)
 		return px_load64(it + item_hdr_len(meta) - 8);
 	uint64_t tail = atomic_load_explicit(&t->tail, memory_order_acquire);
-	return tbl_pos_at(t, off, tail, tail % t->log_size) + 1 +
-	       __atomic_load_n(&t->cas_hint, __ATOMIC_RELAXED);
+	return (tbl_pos_at(t, off, tail, tail % t->log_size) + 1 +
+		__atomic_load_n(&t->cas_hint, __ATOMIC_RELAXED)) * t->cas_stride + t->cas_index;
 }
 
 void log_unlink(struct px_table *t, struct tbl_bucket *primary, uint64_t *slot)
@@ -84,6 +84,42 @@ static void log_move(struct px_table *t, struct tbl_bucket *primary, uint64_t *s
 }
 
 /*
+ * The hash of the item at the head, from the look-ahead queue. Tops the
+ * queue up to TBL_AHEAD items (never past the tail), prefetching each new
+ * item's bucket, so the head's chain lookups overlap instead of each
+ * waiting for its own miss. Bounded: hashes at most TBL_AHEAD items.
+ */
+static uint64_t head_hash(struct px_table *t, uint32_t head_size)
+{
+	uint64_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
+
+	if (t->ahead_n == 0 || t->ahead_front != t->head) {
+		t->ahead_n = 0;
+		t->ahead_front = t->ahead_pos = t->head;
+		t->ahead_off = t->head_off;
+	}
+	while (t->ahead_n < TBL_AHEAD && t->ahead_pos < tail) {
+		const uint8_t *x = t->log + t->ahead_off;
+		uint32_t size = item_size(x);
+		/* The head's bytes were written a lap ago: fetch the ones to hash next. */
+		px_prefetch(x + 4 * PX_CACHE_LINE);
+		uint64_t h = tbl_hash(item_key(x), x[1], t->seed);
+		px_prefetch(tbl_bucket_of(t, h));
+		t->ahead_hash[(t->ahead_first + t->ahead_n) & (TBL_AHEAD - 1)] = h;
+		t->ahead_n++;
+		t->ahead_pos += size;
+		t->ahead_off += size;
+		if (t->ahead_off >= t->log_size)
+			t->ahead_off -= t->log_size;
+	}
+	uint64_t h = t->ahead_hash[t->ahead_first];
+	t->ahead_first = (t->ahead_first + 1) & (TBL_AHEAD - 1);
+	t->ahead_n--;
+	t->ahead_front += head_size;
+	return h;
+}
+
+/*
  * Advance the head over one item, making room for a reservation of `want`
  * bytes. Bounded: touches one item and one chain.
  */
@@ -93,7 +129,7 @@ static void log_advance_head(struct px_table *t, uint32_t want)
 	uint8_t *it = t->log + ph;
 	uint32_t size = item_size(it);
 	struct tbl_bucket *primary;
-	uint64_t *slot = idx_find_off(t, item_key(it), it[1], ph, &primary);
+	uint64_t *slot = idx_find_off_hash(t, head_hash(t, size), ph, &primary);
 
 	if (slot == NULL) { /* overwritten or deleted: dead bytes */
 		tbl_head_advance(t, size);
@@ -140,6 +176,9 @@ int log_reserve(struct px_table *t, uint32_t n)
 {
 	if (px_unlikely((uint64_t)n * 2 > t->mem_limit))
 		return -ENOMEM;
+	/* The tail's next lines were last written a lap ago: claim them early. */
+	for (unsigned i = 1; i <= 4; i++)
+		px_prefetchw(t->log + t->tail_off + i * PX_CACHE_LINE);
 	while (atomic_load_explicit(&t->tail, memory_order_relaxed) + n - t->head > t->mem_limit)
 		log_advance_head(t, n);
 	return 0;

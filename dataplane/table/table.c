@@ -44,7 +44,8 @@ size_t tbl_region_size(const struct tbl_config *cfg)
 
 	if (cfg == NULL || cfg_value_max(cfg) > TBL_VALUE_MAX_LIMIT ||
 	    cfg->mem_bytes < 2 * cfg_item_max(cfg) + tbl_move_slack(cfg->mem_bytes) ||
-	    cfg->policy > TBL_POLICY_CLOCK) {
+	    cfg->policy > TBL_POLICY_CLOCK ||
+	    (cfg->cas_stride != 0 && cfg->cas_index >= cfg->cas_stride)) {
 		errno = EINVAL;
 		return 0;
 	}
@@ -83,6 +84,8 @@ struct px_table *tbl_create(const struct tbl_config *cfg, void *region, size_t l
 	t->value_max = cfg_value_max(cfg);
 	t->policy = cfg->policy;
 	t->seed = cfg->hash_seed;
+	t->cas_stride = cfg->cas_stride ? cfg->cas_stride : 1;
+	t->cas_index = cfg->cas_index;
 	memset(t->buckets, 0, (size_t)nb * sizeof(struct tbl_bucket));
 	/* Overflow buckets form the free list through their next field. */
 	for (uint32_t i = 0; i < nx; i++) {
@@ -119,19 +122,26 @@ uint32_t tbl_exptime(const struct px_table *t, int64_t e)
 
 /* ---- reads ---- */
 
-static void item_view(const struct px_table *t, const uint8_t *it, uint64_t off, unsigned flags,
-		      struct tbl_item *out)
+static inline __attribute__((always_inline)) void
+item_view(const struct px_table *t, const uint8_t *it, uint64_t off, unsigned flags,
+	  struct tbl_item *out)
 {
+	uint8_t meta = it[0];
+	const uint8_t *w = it + ITEM_HDR_MIN;
+
+	out->flags = (meta & ITEM_HAS_FLAGS) ? px_load32(w) : 0;
+	w += (meta & ITEM_HAS_FLAGS) ? 4 : 0;
+	out->exptime = (meta & ITEM_HAS_EXP) ? px_load32(w) : 0;
+	w += (meta & ITEM_HAS_EXP) ? 4 : 0;
+	w += (meta & ITEM_HAS_CAS) ? 8 : 0;
 	out->klen = it[1];
 	out->vlen = item_vlen(it);
-	out->key = item_key(it);
-	out->value = out->key + out->klen;
-	out->flags = item_flags(it);
-	out->exptime = item_exptime(it);
+	out->key = w;
+	out->value = w + it[1];
 	out->atime = px_load32(it + 5);
-	out->fetched = it[0] & ITEM_FETCHED;
-	out->stale = it[0] & ITEM_STALE;
-	out->win_sent = it[0] & ITEM_WIN_SENT;
+	out->fetched = meta & ITEM_FETCHED;
+	out->stale = meta & ITEM_STALE;
+	out->win_sent = meta & ITEM_WIN_SENT;
 	out->cas = (flags & TBL_GET_CAS) ? tbl_item_cas(t, it, off) : 0;
 }
 
@@ -178,44 +188,95 @@ int tbl_get(struct px_table *t, const struct tbl_key *k, unsigned flags, struct 
 	return get_finish(t, &loc, flags, out);
 }
 
+/* Prefetch the lines an item's key and a short value lie on. */
+static inline void item_prefetch(const uint8_t *it)
+{
+	px_prefetch(it);
+	/* At 16-byte keys and 32-byte values most items cross a line. */
+	if (((uintptr_t)it & (PX_CACHE_LINE - 1)) > PX_CACHE_LINE / 8)
+		px_prefetch(it + PX_CACHE_LINE);
+}
+
+#define BURST_CHUNK 32
+
+/*
+ * One chunk of a burst, in four passes so each key's misses overlap those of
+ * the others: hash -> prefetch primary buckets -> match tags, prefetching the
+ * item or, when the primary bucket has no match but a successor, the first
+ * overflow bucket -> match there -> compare keys. Chains longer than two
+ * buckets and tag collisions fall back to idx_find().
+ */
+static unsigned lookup_chunk(struct px_table *t, const struct tbl_key *keys, unsigned n,
+			     unsigned flags, struct tbl_item *out)
+{
+	struct tbl_bucket *b[BURST_CHUNK];
+	uint64_t *slot[BURST_CHUNK];
+	uint64_t seen[BURST_CHUNK];
+	unsigned hits = 0, deep = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		b[i] = tbl_bucket_of(t, keys[i].hash);
+		px_prefetch(b[i]);
+	}
+	/* Stage 2: first tag match in the primary bucket. */
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t tag = (uint64_t)tbl_tag(keys[i].hash) << TBL_TAG_SHIFT;
+		unsigned m = tbl_bucket_match(b[i], tag);
+		if (px_likely(m != 0)) {
+			slot[i] = &b[i]->slot[__builtin_ctz(m)];
+			seen[i] = *slot[i];
+			item_prefetch(tbl_item_at(t, seen[i]));
+			continue;
+		}
+		slot[i] = NULL;
+		seen[i] = 0;
+		struct tbl_bucket *x = tbl_next(t, b[i]);
+		if (x != NULL) {
+			px_prefetch(x);
+			deep |= 1u << i;
+		}
+	}
+	/* Stage 2b: keys whose chain goes on, in their first overflow bucket. */
+	for (unsigned d = deep; d != 0; d &= d - 1) {
+		unsigned i = (unsigned)__builtin_ctz(d);
+		struct tbl_bucket *x = tbl_next(t, b[i]);
+		uint64_t tag = (uint64_t)tbl_tag(keys[i].hash) << TBL_TAG_SHIFT;
+		unsigned m = tbl_bucket_match(x, tag);
+		if (m != 0) {
+			slot[i] = &x->slot[__builtin_ctz(m)];
+			seen[i] = *slot[i];
+			item_prefetch(tbl_item_at(t, seen[i]));
+		} else if (tbl_next(t, x) == NULL) {
+			deep &= ~(1u << i); /* the whole chain is searched: a miss */
+		}
+	}
+	/* Stage 3: confirm the key, else search the whole chain. */
+	for (unsigned i = 0; i < n; i++) {
+		const struct tbl_key *k = &keys[i];
+		struct tbl_loc loc = {.primary = b[i], .slot = slot[i]};
+		if (px_likely(loc.slot != NULL)) {
+			uint8_t *it = tbl_item_at(t, seen[i]);
+			/* An earlier key of this burst may have reaped this slot. */
+			if (px_likely(*loc.slot == seen[i] && it[1] == k->klen &&
+				      tbl_key_eq(item_key(it), k->key, k->klen)))
+				loc.item = it;
+			else
+				idx_find(t, k, &loc);
+		} else if (px_unlikely(deep & (1u << i))) {
+			idx_find(t, k, &loc);
+		}
+		hits += get_finish(t, &loc, flags, &out[i]) == TBL_OK;
+	}
+	return hits;
+}
+
 unsigned tbl_lookup_burst(struct px_table *t, const struct tbl_key *keys, unsigned n,
 			  unsigned flags, struct tbl_item *out)
 {
-	struct tbl_loc loc[n];
-	uint64_t seen[n];
 	unsigned hits = 0;
 
-	for (unsigned i = 0; i < n; i++)
-		px_prefetch(tbl_bucket_of(t, keys[i].hash));
-	/* Stage 2: first tag match in the primary bucket; prefetch its item. */
-	for (unsigned i = 0; i < n; i++) {
-		struct tbl_bucket *b = tbl_bucket_of(t, keys[i].hash);
-		uint64_t tag = (uint64_t)tbl_tag(keys[i].hash) << TBL_TAG_SHIFT;
-		unsigned m = tbl_bucket_match(b, tag);
-		loc[i].primary = b;
-		loc[i].slot = NULL;
-		if (m != 0) {
-			unsigned s = (unsigned)__builtin_ctz(m);
-			loc[i].slot = &b->slot[s];
-			seen[i] = b->slot[s];
-			loc[i].item = tbl_item_at(t, seen[i]);
-			px_prefetch(loc[i].item);
-		}
-	}
-	/* Stage 3: confirm the key, else walk the whole chain. */
-	for (unsigned i = 0; i < n; i++) {
-		const struct tbl_key *k = &keys[i];
-		uint8_t *it = loc[i].item;
-		/* An earlier key of this burst may have reaped this slot. */
-		if (loc[i].slot == NULL || *loc[i].slot != seen[i] || it[1] != k->klen ||
-		    !tbl_key_eq(item_key(it), k->key, k->klen)) {
-			if (loc[i].slot != NULL || tbl_next(t, loc[i].primary) != NULL)
-				idx_find(t, k, &loc[i]);
-			else
-				loc[i].slot = NULL;
-		}
-		hits += get_finish(t, &loc[i], flags, &out[i]) == TBL_OK;
-	}
+	for (unsigned i = 0; i < n; i += BURST_CHUNK)
+		hits += lookup_chunk(t, keys + i, PX_MIN(n - i, BURST_CHUNK), flags, out + i);
 	return hits;
 }
 
@@ -300,14 +361,15 @@ struct put {
 	enum put_old old;   /* where the old value goes, if it is kept */
 	uint32_t old_vlen;
 	const struct tbl_loc *loc; /* the caller's lookup of k, reused if still valid */
+	uint32_t pad;       /* spaces after v (memcached's in-place incr result) */
 };
 
 static void cas_floor_raise(struct px_table *t, uint64_t cas)
 {
 	uint64_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
 	/* Derived CAS values must stay above every explicit one ever stored. */
-	if (cas >= tail + 1 + t->cas_hint)
-		__atomic_store_n(&t->cas_hint, cas - tail, __ATOMIC_RELAXED);
+	if ((tail + 1 + t->cas_hint) * t->cas_stride + t->cas_index <= cas)
+		__atomic_store_n(&t->cas_hint, cas / t->cas_stride - tail, __ATOMIC_RELAXED);
 }
 
 /*
@@ -320,7 +382,7 @@ static int item_put(struct px_table *t, const struct tbl_key *k, const struct pu
 		    uint64_t *cas_out)
 {
 	uint32_t vlen = (p->old == PUT_OLD_ONLY ? 0 : p->vlen) +
-			(p->old != PUT_OLD_NONE ? p->old_vlen : 0);
+			(p->old != PUT_OLD_NONE ? p->old_vlen : 0) + p->pad;
 	uint8_t meta = p->meta | (p->flags ? ITEM_HAS_FLAGS : 0) | (p->exptime ? ITEM_HAS_EXP : 0) |
 		       (p->cas ? ITEM_HAS_CAS : 0);
 	uint32_t hdr = item_hdr_len(meta);
@@ -330,11 +392,19 @@ static int item_put(struct px_table *t, const struct tbl_key *k, const struct pu
 	uint64_t gen = t->log_gen;
 	if (log_reserve(t, n) != 0)
 		return TBL_NO_MEMORY;
+	bool late = false;
 	if (p->loc != NULL && gen == t->log_gen) {
 		loc = *p->loc; /* nothing live moved: the caller's lookup stands */
-	} else {
+	} else if (p->old != PUT_OLD_NONE) {
 		idx_find(t, k, &loc);
 		loc_reap(t, &loc);
+	} else {
+		/* The old version is needed only to link: fetch it while writing. */
+		struct tbl_bucket *b = tbl_bucket_of(t, k->hash);
+		unsigned m = tbl_bucket_match(b, (uint64_t)tbl_tag(k->hash) << TBL_TAG_SHIFT);
+		if (m != 0)
+			px_prefetch(tbl_item_at(t, b->slot[__builtin_ctz(m)]));
+		late = true;
 	}
 	const uint8_t *old = NULL;
 	if (p->old != PUT_OLD_NONE) {
@@ -376,6 +446,11 @@ static int item_put(struct px_table *t, const struct tbl_key *k, const struct pu
 	}
 	if (p->old == PUT_OLD_AFTER)
 		memcpy(w, old, p->old_vlen);
+	memset(w, ' ', p->pad);
+	if (late) {
+		idx_find(t, k, &loc);
+		loc_reap(t, &loc);
+	}
 
 	tbl_tail_advance(t, n);
 	tbl_write_begin(loc.primary);
@@ -424,6 +499,17 @@ int tbl_store(struct px_table *t, const struct tbl_store_req *r, uint64_t *cas_o
 		return TBL_BAD_KEY;
 	if (r->vlen > t->value_max)
 		return TBL_TOO_LARGE;
+	if (r->mode == TBL_SET && r->cas_in == 0) {
+		/*
+		 * A plain set stores whatever is there: look k up only after
+		 * making room, with its bucket fetched meanwhile.
+		 */
+		px_prefetch(tbl_bucket_of(t, r->k.hash));
+		int rc = item_put(t, &r->k, &p, cas_out);
+		if (rc == TBL_OK)
+			t->st.sets++;
+		return rc;
+	}
 	find_live(t, &r->k, &loc);
 	bool exists = loc.slot != NULL;
 	switch (r->mode) {
@@ -472,6 +558,8 @@ static bool parse_u64(const uint8_t *s, uint32_t len, uint64_t *out)
 	bool neg = false;
 	uint64_t v = 0;
 
+	if (len == 0) /* memcached: "can't delta zero byte values" */
+		return false;
 	while (i < len && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')))
 		i++;
 	if (i < len && (s[i] == '+' || s[i] == '-'))
@@ -484,7 +572,7 @@ static bool parse_u64(const uint8_t *s, uint32_t len, uint64_t *out)
 	}
 	if (i < len && !(s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')))
 		return false;
-	if (i == start && i < len)
+	if (i == start) /* no digits: strtoull converted nothing */
 		return false;
 	if (neg && v != 0)
 		return false;
@@ -522,13 +610,14 @@ int tbl_arith(struct px_table *t, const struct tbl_arith_req *r, uint64_t *value
 			v = v > r->delta ? v - r->delta : 0;
 		p.vlen = (uint32_t)snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v);
 		/* memcached rewrites a shorter result in place, padded with spaces. */
-		if (p.vlen < old_vlen && old_vlen <= sizeof(digits)) {
-			memset(digits + p.vlen, ' ', old_vlen - p.vlen);
-			p.vlen = old_vlen;
-		}
+		if (p.vlen < old_vlen)
+			p.pad = old_vlen - p.vlen;
 		p.flags = item_flags(it);
 		p.exptime = item_exptime(it);
-		p.meta = it[0] & (ITEM_FETCHED | ITEM_STALE | ITEM_WIN_SENT);
+		/* memcached rewrites in place when the result fits, keeping the
+		 * item's flags; a longer result is a new item */
+		p.meta = it[0] & (p.vlen + p.pad <= old_vlen ?
+				  (ITEM_FETCHED | ITEM_STALE | ITEM_WIN_SENT) : 0);
 	}
 	p.loc = &loc;
 	int rc = item_put(t, &r->k, &p, cas_out);

@@ -40,6 +40,8 @@ struct tbl_config {
 	uint32_t value_max;    /* largest value accepted (0: TBL_VALUE_MAX_DEFAULT) */
 	enum tbl_policy policy;
 	uint64_t hash_seed;    /* must equal the seed of every tbl_hash() caller */
+	uint32_t cas_stride;   /* partitions sharing a CAS space (0 = 1), and */
+	uint32_t cas_index;    /* this one's index: CAS values never collide */
 };
 
 /* Result codes, one per memcached reply they map to. */

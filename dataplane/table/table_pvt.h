@@ -57,6 +57,8 @@
 #define TBL_TAG_SHIFT 48
 #define TBL_OFF_MASK ((1ULL << TBL_TAG_SHIFT) - 1)
 #define TBL_CHAIN_MAX 64 /* bound on a reader's walk through a changing chain */
+#define TBL_AHEAD 8      /* log items hashed ahead of the head (power of two) */
+_Static_assert((TBL_AHEAD & (TBL_AHEAD - 1)) == 0, "TBL_AHEAD is a power of two");
 
 #define ITEM_FREQ_MASK 0x03u
 #define ITEM_FETCHED 0x04u
@@ -110,7 +112,22 @@ struct px_table {
 	uint32_t now;
 	uint32_t extra_free;     /* 1-based free list of overflow buckets */
 	uint32_t extra_used;
-	uint64_t cas_hint;       /* smallest CAS a fresh position may have (recovery, E) */
+	uint64_t cas_hint;       /* offset raised past explicit CAS values (recovery, E) */
+	uint32_t cas_stride;     /* derived CAS = (pos + 1 + hint) * stride + index: */
+	uint32_t cas_index;      /* unique across the partitions of one process */
+	/*
+	 * Key hashes of the items at and just past the head (log.c head_hash),
+	 * computed early so their buckets are in cache when the head reaches
+	 * them. Entry i is the i-th item from position ahead_front; the queue
+	 * is dropped whenever ahead_front is not the head. An item's key never
+	 * changes while it lies between head and tail.
+	 */
+	uint64_t ahead_front;    /* position of the first queued item (== head when valid) */
+	uint64_t ahead_pos;      /* position of the next item to hash */
+	uint64_t ahead_off;      /* ahead_pos % log_size */
+	uint32_t ahead_first;    /* ring index of the first queued hash */
+	uint32_t ahead_n;        /* hashes queued */
+	uint64_t ahead_hash[TBL_AHEAD];
 
 	px_cache_aligned struct tbl_stats st; /* owner: wo, others: ro */
 	_Atomic uint64_t read_retries;        /* any reader: atomic add */
@@ -262,6 +279,9 @@ void idx_find(struct px_table *t, const struct tbl_key *k, struct tbl_loc *loc);
 /* Find the slot pointing at physical offset off (for the log head and sweep). */
 uint64_t *idx_find_off(struct px_table *t, const uint8_t *key, uint32_t klen, uint64_t off,
 		       struct tbl_bucket **primary);
+/* The same, given the key's hash. */
+uint64_t *idx_find_off_hash(struct px_table *t, uint64_t hash, uint64_t off,
+			    struct tbl_bucket **primary);
 /* Insert a slot for a new item; may evict the chain's oldest item when full. */
 void idx_insert(struct px_table *t, struct tbl_bucket *primary, uint64_t hash, uint64_t off);
 /* Clear a slot (caller holds the primary's write section); frees empty overflow buckets. */

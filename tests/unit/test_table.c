@@ -543,6 +543,114 @@ static void test_burst(void **state)
 	}
 }
 
+/*
+ * Bursts over chains of one, two and more buckets (three primary buckets
+ * holding 60 items), with expired items and misses mixed in and more keys than one
+ * burst chunk: every answer must equal tbl_get's.
+ */
+static void test_burst_overflow_chains(void **state)
+{
+	struct fixture f;
+	struct px_table *t = mk(&f, 1 << 20, 12, 256, TBL_POLICY_CLOCK);
+	char keys[90][16];
+	struct tbl_key ks[90];
+	struct tbl_item out[90], one;
+	unsigned want = 0;
+	(void)state;
+
+	for (unsigned i = 0; i < 90; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "chain%u", i);
+		ks[i] = K(keys[i]);
+		if (i % 3 != 2)
+			put(t, TBL_SET, keys[i], keys[i], i, i % 5 == 0 ? NOW + 1 : 0, 0, NULL);
+	}
+	tbl_set_time(t, NOW + 2); /* every fifth stored key has expired */
+	for (unsigned i = 0; i < 90; i++)
+		want += i % 3 != 2 && i % 5 != 0;
+	assert_int_equal(tbl_lookup_burst(t, ks, 90, TBL_GET_BUMP, out), want);
+	for (unsigned i = 0; i < 90; i++) {
+		int rc = tbl_get(t, &ks[i], 0, &one);
+		if (i % 3 != 2 && i % 5 != 0) {
+			assert_int_equal(rc, TBL_OK);
+			assert_non_null(out[i].key);
+			assert_int_equal(out[i].flags, i);
+			assert_int_equal(out[i].vlen, strlen(keys[i]));
+			assert_memory_equal(out[i].value, keys[i], strlen(keys[i]));
+			assert_ptr_equal(out[i].value, one.value);
+		} else {
+			assert_int_equal(rc, TBL_NOT_FOUND);
+			assert_null(out[i].key);
+		}
+	}
+	struct tbl_stats st;
+	tbl_stats_get(t, &st);
+	assert_int_equal(st.items, want);
+	munmap(f.mem, f.len);
+}
+
+/*
+ * Plain sets over a small log: the head passes, compacts and reinserts items
+ * many laps over (hashing ahead of the head), sets land on expired versions,
+ * and the memory limit moves under it. Every key keeps its latest value.
+ */
+static void test_overwrite_laps(void **state)
+{
+	struct fixture f;
+	struct px_table *t = mk(&f, 64 << 10, 1024, 256, TBL_POLICY_CLOCK);
+	enum { N = 300 };
+	uint32_t ver[N] = {0};
+	char key[16], val[64];
+	struct tbl_item it;
+	(void)state;
+
+	for (uint32_t round = 1; round <= 40; round++) {
+		for (uint32_t i = 0; i < N; i++) {
+			if ((i * 7 + round) % 3 == 0)
+				continue;
+			snprintf(key, sizeof(key), "lap%u", i);
+			snprintf(val, sizeof(val), "%u-%u%.*s", i, round, (int)(i % 23), "xxxxxxxxxxxxxxxxxxxxxxx");
+			uint32_t exp = (i % 11 == 0) ? NOW + round : 0;
+			assert_int_equal(put(t, TBL_SET, key, val, round, exp, 0, NULL), TBL_OK);
+			ver[i] = round;
+			if (i % 4 == 0) { /* hit it: CLOCK reinserts it at the head */
+				struct tbl_key k = K(key);
+				assert_int_equal(tbl_get(t, &k, TBL_GET_BUMP, &it), TBL_OK);
+			}
+		}
+		if (round == 20)
+			tbl_set_mem_limit(t, 40 << 10);
+		if (round == 30)
+			tbl_set_mem_limit(t, 64 << 10);
+	}
+	struct tbl_stats st;
+	tbl_stats_get(t, &st);
+	assert_int_equal(st.evictions, 0);
+	uint64_t live = 0;
+	for (uint32_t i = 0; i < N; i++) {
+		snprintf(key, sizeof(key), "lap%u", i);
+		struct tbl_key k = K(key);
+		/* Time has not moved: every exptime of NOW + round is still ahead. */
+		assert_int_equal(tbl_get(t, &k, 0, &it), TBL_OK);
+		live++;
+		snprintf(val, sizeof(val), "%u-%u%.*s", i, ver[i], (int)(i % 23), "xxxxxxxxxxxxxxxxxxxxxxx");
+		assert_int_equal(it.vlen, strlen(val));
+		assert_memory_equal(it.value, val, it.vlen);
+		assert_int_equal(it.flags, ver[i]);
+	}
+	assert_int_equal(st.items, live);
+	/* Now expire some and overwrite them: the late lookup reaps the old version. */
+	tbl_set_time(t, NOW + 100);
+	for (uint32_t i = 0; i < N; i += 11) {
+		snprintf(key, sizeof(key), "lap%u", i);
+		assert_int_equal(put(t, TBL_SET, key, "fresh", 0, 0, 0, NULL), TBL_OK);
+	}
+	tbl_stats_get(t, &st);
+	assert_int_equal(st.items, N);
+	for (uint32_t i = 0; i < N; i += 11)
+		want_value(t, (snprintf(key, sizeof(key), "lap%u", i), key), "fresh");
+	munmap(f.mem, f.len);
+}
+
 static void test_read_copy(void **state)
 {
 	struct px_table *t = ((struct fixture *)*state)->t;
@@ -701,6 +809,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_burst, setup, teardown),
+		cmocka_unit_test(test_burst_overflow_chains),
+		cmocka_unit_test(test_overwrite_laps),
 		cmocka_unit_test_setup_teardown(test_read_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalidate, setup, teardown),
 		cmocka_unit_test(test_eviction_fifo),
