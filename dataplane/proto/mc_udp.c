@@ -60,6 +60,7 @@ const char *mc_udp_verdict_name(enum mc_udp_verdict v)
 		[MC_UDP_DROP_SHORT] = "short",
 		[MC_UDP_DROP_MULTI] = "multi",
 		[MC_UDP_DROP_EMPTY] = "empty",
+		[MC_UDP_DROP_TRUNCATED] = "truncated",
 	};
 	return (unsigned)v < MC_UDP_VERDICT_COUNT ? names[v] : "unknown";
 }

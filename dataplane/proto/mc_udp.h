@@ -30,6 +30,7 @@ enum mc_udp_verdict {
 	MC_UDP_DROP_SHORT,  /* shorter than the frame header */
 	MC_UDP_DROP_MULTI,  /* total != 1 or seq != 0: multi-datagram request */
 	MC_UDP_DROP_EMPTY,  /* header only, no command */
+	MC_UDP_DROP_TRUNCATED, /* a request runs past the datagram's end */
 	MC_UDP_VERDICT_COUNT,
 };
 

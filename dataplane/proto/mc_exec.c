@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Executor for memcached's text commands: retrieval (get gets gat gats),
+ * storage (set add replace append prepend cas), incr/decr, touch, delete,
+ * flush_all, version, verbosity and quit. Meta commands are in
+ * mc_exec_meta.c and stats in mc_stats.c. Replies are memcached's strings,
+ * byte for byte; noreply suppresses them where memcached does.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "mc_exec.h"
+
+int mc_exec_init(struct mc_exec *x, const struct mc_exec_cfg *cfg, struct px_table *const *parts,
+		 unsigned nparts, struct mc_server_info *info)
+{
+	if (x == NULL || cfg == NULL || parts == NULL || nparts == 0)
+		return -EINVAL;
+	memset(x, 0, sizeof(*x));
+	x->cfg = *cfg;
+	if (x->cfg.limits.line_max == 0)
+		mc_parse_limits_init(&x->cfg.limits);
+	x->parts = parts;
+	x->nparts = nparts;
+	x->info = info;
+	return 0;
+}
+
+void mc_exec_tick(struct mc_exec *x, uint32_t now)
+{
+	x->now = now;
+	for (unsigned i = 0; i < x->nparts; i++)
+		tbl_set_time(x->parts[i], now);
+}
+
+struct px_table *mc_exec_table(struct mc_exec *x, struct tbl_key *k)
+{
+	k->hash = tbl_hash(k->key, k->klen, x->cfg.hash_seed);
+	return x->parts[mc_exec_part_of(k->hash, x->nparts)];
+}
+
+void mc_exec_error(struct mc_out *out, const char *line)
+{
+	mc_out_str(out, line, strlen(line));
+	MC_OUT_LIT(out, "\r\n");
+}
+
+static struct tbl_key key_of(const struct mc_str *s)
+{
+	struct tbl_key k = { .key = s->ptr, .klen = (uint32_t)s->len };
+	return k;
+}
+
+static void out_value(struct mc_out *out, const struct tbl_item *it, bool cas)
+{
+	MC_OUT_LIT(out, "VALUE ");
+	mc_out_str(out, (const char *)it->key, it->klen);
+	MC_OUT_LIT(out, " ");
+	mc_out_u64(out, it->flags);
+	MC_OUT_LIT(out, " ");
+	mc_out_u64(out, it->vlen);
+	if (cas) {
+		MC_OUT_LIT(out, " ");
+		mc_out_u64(out, it->cas);
+	}
+	MC_OUT_LIT(out, "\r\n");
+	mc_out_str(out, (const char *)it->value, it->vlen);
+	MC_OUT_LIT(out, "\r\n");
+}
+
+static void exec_retrieval(struct mc_exec *x, struct mc_request *req, struct mc_out *out)
+{
+	bool cas = req->cmd == MC_CMD_GETS || req->cmd == MC_CMD_GATS;
+	bool touch = req->cmd == MC_CMD_GAT || req->cmd == MC_CMD_GATS;
+	unsigned flags = TBL_GET_BUMP | (cas ? TBL_GET_CAS : 0);
+
+	for (uint32_t n = req->nkeys; n > 0; n = mc_request_next_keys(req)) {
+		for (uint32_t i = 0; i < n; i++) {
+			struct tbl_key k = key_of(&req->keys[i]);
+			struct px_table *t = mc_exec_table(x, &k);
+			struct tbl_item it;
+			bool hit;
+			if (touch) {
+				/* memcached returns the item even when the new exptime is past */
+				uint32_t exp = mc_exptime(t, req->exptime);
+				if (exp != 0 && exp <= x->now) {
+					hit = tbl_get(t, &k, flags, &it) == TBL_OK;
+					if (hit) {
+						out_value(out, &it, cas);
+						tbl_delete(t, &k, 0);
+						hit = false; /* already written */
+						x->st.touch_hits++;
+						x->st.cmd_touch++;
+						continue;
+					}
+				} else {
+					hit = tbl_touch(t, &k, exp) == TBL_OK &&
+					      tbl_get(t, &k, flags, &it) == TBL_OK;
+				}
+				x->st.cmd_touch++;
+				if (hit)
+					x->st.touch_hits++;
+				else
+					x->st.touch_misses++;
+			} else {
+				hit = tbl_get(t, &k, flags, &it) == TBL_OK;
+				x->st.cmd_get++;
+				if (hit)
+					x->st.get_hits++;
+				else
+					x->st.get_misses++;
+			}
+			if (hit)
+				out_value(out, &it, cas);
+		}
+	}
+	MC_OUT_LIT(out, "END\r\n");
+}
+
+static void exec_storage(struct mc_exec *x, const struct mc_request *req, struct mc_out *out)
+{
+	struct tbl_key k = key_of(&req->keys[0]);
+	struct px_table *t = mc_exec_table(x, &k);
+	struct tbl_store_req r = {
+		.k = k, .value = req->data, .vlen = req->bytes, .flags = req->flags,
+		.exptime = mc_exptime(t, req->exptime), .cas_in = req->cas,
+	};
+	static const enum tbl_store_mode mode[MC_CMD_COUNT] = {
+		[MC_CMD_SET] = TBL_SET, [MC_CMD_ADD] = TBL_ADD, [MC_CMD_REPLACE] = TBL_REPLACE,
+		[MC_CMD_APPEND] = TBL_APPEND, [MC_CMD_PREPEND] = TBL_PREPEND, [MC_CMD_CAS] = TBL_CAS,
+	};
+	const char *reply;
+
+	r.mode = mode[req->cmd];
+	x->st.cmd_set++;
+	int rc = tbl_store(t, &r, NULL);
+	switch (rc) {
+	case TBL_OK:
+		reply = "STORED\r\n";
+		break;
+	case TBL_NOT_STORED:
+		reply = "NOT_STORED\r\n";
+		break;
+	case TBL_EXISTS:
+		reply = "EXISTS\r\n";
+		break;
+	case TBL_NOT_FOUND:
+		reply = "NOT_FOUND\r\n";
+		break;
+	case TBL_TOO_LARGE:
+		x->st.store_too_large++;
+		reply = "SERVER_ERROR object too large for cache\r\n";
+		break;
+	default:
+		x->st.store_no_memory++;
+		reply = "SERVER_ERROR out of memory storing object\r\n";
+		break;
+	}
+	if (r.mode == TBL_CAS) {
+		if (rc == TBL_OK)
+			x->st.cas_hits++;
+		else if (rc == TBL_EXISTS)
+			x->st.cas_badval++;
+		else if (rc == TBL_NOT_FOUND)
+			x->st.cas_misses++;
+	}
+	/* memcached sends errors even with noreply only for the SERVER_ERRORs it cannot swallow */
+	if (!req->noreply)
+		mc_out_str(out, reply, strlen(reply));
+}
+
+static void exec_arith(struct mc_exec *x, const struct mc_request *req, struct mc_out *out)
+{
+	struct tbl_key k = key_of(&req->keys[0]);
+	struct px_table *t = mc_exec_table(x, &k);
+	bool incr = req->cmd == MC_CMD_INCR;
+	struct tbl_arith_req r = { .k = k, .incr = incr, .delta = req->delta };
+	uint64_t v;
+
+	int rc = tbl_arith(t, &r, &v, NULL);
+	if (rc == TBL_NOT_FOUND) {
+		if (incr)
+			x->st.incr_misses++;
+		else
+			x->st.decr_misses++;
+	} else if (rc == TBL_OK) {
+		if (incr)
+			x->st.incr_hits++;
+		else
+			x->st.decr_hits++;
+	}
+	if (req->noreply)
+		return;
+	switch (rc) {
+	case TBL_OK:
+		mc_out_u64(out, v);
+		MC_OUT_LIT(out, "\r\n");
+		break;
+	case TBL_NOT_FOUND:
+		MC_OUT_LIT(out, "NOT_FOUND\r\n");
+		break;
+	case TBL_NON_NUMERIC:
+		MC_OUT_LIT(out, "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+		break;
+	default:
+		MC_OUT_LIT(out, "SERVER_ERROR out of memory\r\n");
+		break;
+	}
+}
+
+static void exec_touch(struct mc_exec *x, const struct mc_request *req, struct mc_out *out)
+{
+	struct tbl_key k = key_of(&req->keys[0]);
+	struct px_table *t = mc_exec_table(x, &k);
+
+	x->st.cmd_touch++;
+	int rc = tbl_touch(t, &k, mc_exptime(t, req->exptime));
+	if (rc == TBL_OK) {
+		/* memcached's touch fetches the item: it counts as a hit */
+		struct tbl_item it;
+		tbl_get(t, &k, TBL_GET_BUMP, &it);
+		x->st.touch_hits++;
+	}
+	else
+		x->st.touch_misses++;
+	if (!req->noreply) {
+		if (rc == TBL_OK)
+			MC_OUT_LIT(out, "TOUCHED\r\n");
+		else
+			MC_OUT_LIT(out, "NOT_FOUND\r\n");
+	}
+}
+
+static void exec_delete(struct mc_exec *x, const struct mc_request *req, struct mc_out *out)
+{
+	struct tbl_key k = key_of(&req->keys[0]);
+	struct px_table *t = mc_exec_table(x, &k);
+
+	int rc = tbl_delete(t, &k, 0);
+	if (rc == TBL_OK)
+		x->st.delete_hits++;
+	else
+		x->st.delete_misses++;
+	if (!req->noreply) {
+		if (rc == TBL_OK)
+			MC_OUT_LIT(out, "DELETED\r\n");
+		else
+			MC_OUT_LIT(out, "NOT_FOUND\r\n");
+	}
+}
+
+static void exec_flush(struct mc_exec *x, const struct mc_request *req, struct mc_out *out)
+{
+	x->st.cmd_flush++;
+	for (unsigned i = 0; i < x->nparts; i++) {
+		struct px_table *t = x->parts[i];
+		/* A delay is an exptime: relative up to 30 days, else absolute. */
+		tbl_flush(t, req->flush_delay > 0 ? mc_exptime(t, req->flush_delay) : 0);
+	}
+	if (!req->noreply)
+		MC_OUT_LIT(out, "OK\r\n");
+}
+
+enum mc_exec_result mc_exec_request(struct mc_exec *x, struct mc_request *req, struct mc_out *out)
+{
+	switch (mc_cmd_kind(req->cmd)) {
+	case MC_KIND_RETRIEVAL:
+		exec_retrieval(x, req, out);
+		break;
+	case MC_KIND_STORAGE:
+		exec_storage(x, req, out);
+		break;
+	case MC_KIND_ARITH:
+		exec_arith(x, req, out);
+		break;
+	case MC_KIND_TOUCH:
+		exec_touch(x, req, out);
+		break;
+	case MC_KIND_DELETE:
+		exec_delete(x, req, out);
+		break;
+	case MC_KIND_META:
+		x->st.cmd_meta++;
+		mc_exec_meta(x, req, out);
+		break;
+	case MC_KIND_ADMIN:
+		switch (req->cmd) {
+		case MC_CMD_FLUSH_ALL:
+			exec_flush(x, req, out);
+			break;
+		case MC_CMD_VERSION:
+			MC_OUT_LIT(out, "VERSION " PX_VERSION "\r\n");
+			break;
+		case MC_CMD_VERBOSITY:
+			x->verbosity = req->verbosity;
+			if (!req->noreply)
+				MC_OUT_LIT(out, "OK\r\n");
+			break;
+		case MC_CMD_STATS:
+			mc_exec_stats(x, req, out);
+			break;
+		case MC_CMD_QUIT:
+			return MC_EXEC_CLOSE;
+		default:
+			MC_OUT_LIT(out, "ERROR\r\n");
+			break;
+		}
+		break;
+	default:
+		MC_OUT_LIT(out, "ERROR\r\n");
+		break;
+	}
+	return MC_EXEC_OK;
+}

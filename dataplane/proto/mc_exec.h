@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The executor: applies parsed memcached requests to the storage engine and
+ * writes memcached's exact replies into an output chain. One executor per
+ * dataplane lcore; it owns the partitions it is given (single writer) and
+ * counts what it does with memcached's stat names. The stream driver (TCP)
+ * and datagram driver (UDP) sit on top in mc_conn.h. No I/O happens here.
+ */
+#ifndef PX_MC_EXEC_H
+#define PX_MC_EXEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mc_out.h"
+#include "mc_parser.h"
+#include "table/table.h"
+
+/* X(name): executor counters, named and ordered as memcached's "stats". */
+#define MC_EXEC_COUNTERS(X) \
+	X(cmd_get) X(cmd_set) X(cmd_flush) X(cmd_touch) X(cmd_meta) \
+	X(get_hits) X(get_misses) \
+	X(delete_misses) X(delete_hits) X(incr_misses) X(incr_hits) \
+	X(decr_misses) X(decr_hits) X(cas_misses) X(cas_hits) X(cas_badval) \
+	X(touch_hits) X(touch_misses) X(store_too_large) X(store_no_memory)
+
+struct mc_exec_stats {
+#define MC_X_FIELD(n) uint64_t n;
+	MC_EXEC_COUNTERS(MC_X_FIELD)
+#undef MC_X_FIELD
+};
+
+/* Process-wide facts the "stats" command reports; owned by the caller. */
+struct mc_server_info {
+	uint32_t pid;
+	uint32_t started;          /* unix time the server started */
+	uint32_t threads;          /* dataplane lcores */
+	uint64_t curr_connections;
+	uint64_t total_connections;
+	uint64_t bytes_read;
+	uint64_t bytes_written;
+};
+
+struct mc_exec_cfg {
+	struct mc_parse_limits limits;
+	uint64_t hash_seed;        /* the tables' seed */
+	uint64_t limit_maxbytes;   /* memory limit of all partitions, for stats */
+	enum tbl_policy policy;    /* for "stats settings" */
+};
+
+struct mc_exec {
+	struct px_table *const *parts;
+	unsigned nparts;
+	struct mc_exec_cfg cfg;
+	struct mc_server_info *info;
+	uint32_t now;
+	uint32_t verbosity;
+	struct mc_exec_stats st;
+	uint8_t key[TBL_KEY_MAX + 4]; /* decoded base64 key */
+};
+
+enum mc_exec_result {
+	MC_EXEC_OK = 0,
+	MC_EXEC_CLOSE = 1, /* quit, or an error that closes the connection */
+};
+
+/*
+ * Set up an executor over nparts partitions (all owned by the calling
+ * thread). info may be NULL. Returns 0 or -EINVAL.
+ */
+int mc_exec_init(struct mc_exec *x, const struct mc_exec_cfg *cfg, struct px_table *const *parts,
+		 unsigned nparts, struct mc_server_info *info);
+/* Publish the time to every partition: once per loop iteration. */
+void mc_exec_tick(struct mc_exec *x, uint32_t now);
+/* Which partition a key hash belongs to; the same everywhere. */
+static inline unsigned mc_exec_part_of(uint64_t hash, unsigned nparts)
+{
+	return (unsigned)(((uint64_t)(uint32_t)hash * nparts) >> 32);
+}
+
+/*
+ * A client exptime as memcached reads it: safe_strtol keeps only 32 bits, so
+ * values past INT32_MAX wrap (usually to a negative, i.e. expired, time).
+ */
+static inline uint32_t mc_exptime(const struct px_table *t, int64_t e)
+{
+	return tbl_exptime(t, (int32_t)(uint32_t)(uint64_t)e);
+}
+
+/* Apply one parsed request (MC_PARSE_OK) and write its reply. */
+enum mc_exec_result mc_exec_request(struct mc_exec *x, struct mc_request *req, struct mc_out *out);
+
+/* mc_exec_meta.c: mg ms md ma mn me. */
+void mc_exec_meta(struct mc_exec *x, struct mc_request *req, struct mc_out *out);
+/* mc_stats.c: stats [args]. */
+void mc_exec_stats(struct mc_exec *x, const struct mc_request *req, struct mc_out *out);
+
+/* Shared by the executor's files. */
+struct px_table *mc_exec_table(struct mc_exec *x, struct tbl_key *k);
+void mc_exec_error(struct mc_out *out, const char *line);
+
+#endif
