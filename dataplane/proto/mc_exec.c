@@ -39,6 +39,28 @@ struct px_table *mc_exec_table(struct mc_exec *x, struct tbl_key *k)
 	return x->parts[mc_exec_part_of(k->hash, x->nparts)];
 }
 
+static bool owns(const struct mc_exec *x, unsigned part)
+{
+	return x->owned == 0 || ((x->owned >> part) & 1);
+}
+
+bool mc_exec_owns_key(struct mc_exec *x, struct tbl_key *k, unsigned *part)
+{
+	k->hash = tbl_hash(k->key, k->klen, x->cfg.hash_seed);
+	*part = mc_exec_part_of(k->hash, x->nparts);
+	return owns(x, *part);
+}
+
+int mc_exec_read(struct mc_exec *x, struct tbl_key *k, unsigned flags, struct tbl_item *it)
+{
+	unsigned part;
+
+	if (mc_exec_owns_key(x, k, &part))
+		return tbl_get(x->parts[part], k, flags, it);
+	int rc = tbl_read_copy(x->parts[part], k, x->rbuf, x->rbuf_len, it);
+	return rc == TBL_OK ? TBL_OK : TBL_NOT_FOUND;
+}
+
 void mc_exec_error(struct mc_out *out, const char *line)
 {
 	mc_out_str(out, line, strlen(line));
@@ -80,7 +102,14 @@ static void exec_retrieval(struct mc_exec *x, struct mc_request *req, struct mc_
 			struct px_table *t = mc_exec_table(x, &k);
 			struct tbl_item it;
 			bool hit;
-			if (touch) {
+			if (!touch) {
+				hit = mc_exec_read(x, &k, flags, &it) == TBL_OK;
+				x->st.cmd_get++;
+				if (hit)
+					x->st.get_hits++;
+				else
+					x->st.get_misses++;
+			} else {
 				/* memcached returns the item even when the new exptime is past */
 				uint32_t exp = mc_exptime(t, req->exptime);
 				if (exp != 0 && exp <= x->now) {
@@ -102,13 +131,6 @@ static void exec_retrieval(struct mc_exec *x, struct mc_request *req, struct mc_
 					x->st.touch_hits++;
 				else
 					x->st.touch_misses++;
-			} else {
-				hit = tbl_get(t, &k, flags, &it) == TBL_OK;
-				x->st.cmd_get++;
-				if (hit)
-					x->st.get_hits++;
-				else
-					x->st.get_misses++;
 			}
 			if (hit)
 				out_value(out, &it, cas);
@@ -249,20 +271,75 @@ static void exec_delete(struct mc_exec *x, const struct mc_request *req, struct 
 	}
 }
 
-static void exec_flush(struct mc_exec *x, const struct mc_request *req, struct mc_out *out)
+/*
+ * flush_all changes every partition: this executor flushes the ones it owns
+ * and the request travels on to the owners of the rest (flush_done records
+ * the visited); the last one replies, so OK means every partition is flushed.
+ */
+static enum mc_exec_result exec_flush(struct mc_exec *x, const struct mc_request *req,
+				      struct mc_out *out)
 {
-	x->st.cmd_flush++;
 	for (unsigned i = 0; i < x->nparts; i++) {
 		struct px_table *t = x->parts[i];
+		if (!owns(x, i) || ((x->flush_done >> i) & 1))
+			continue;
 		/* A delay is an exptime: relative up to 30 days, else absolute. */
 		tbl_flush(t, req->flush_delay > 0 ? mc_exptime(t, req->flush_delay) : 0);
+		x->flush_done |= 1ULL << i;
 	}
+	for (unsigned i = 0; i < x->nparts; i++)
+		if (!((x->flush_done >> i) & 1)) {
+			x->fwd_part = i;
+			return MC_EXEC_FORWARD;
+		}
+	x->flush_done = 0;
+	x->st.cmd_flush++;
 	if (!req->noreply)
 		MC_OUT_LIT(out, "OK\r\n");
+	return MC_EXEC_OK;
+}
+
+/* The partition a keyed mutation must run on, when it is not this one's. */
+static bool must_forward(struct mc_exec *x, struct mc_request *req)
+{
+	struct tbl_key k;
+	unsigned part;
+
+	switch (mc_cmd_kind(req->cmd)) {
+	case MC_KIND_STORAGE:
+	case MC_KIND_ARITH:
+	case MC_KIND_TOUCH:
+	case MC_KIND_DELETE:
+		k = key_of(&req->keys[0]);
+		break;
+	case MC_KIND_RETRIEVAL:
+		if (req->cmd != MC_CMD_GAT && req->cmd != MC_CMD_GATS)
+			return false;
+		/* gat touches: every key must be this owner's; run it on the
+		 * owner of the first one that is not (single-key gat is the norm) */
+		for (uint32_t i = 0; i < req->nkeys; i++) {
+			k = key_of(&req->keys[i]);
+			if (!mc_exec_owns_key(x, &k, &part)) {
+				x->fwd_part = part;
+				return true;
+			}
+		}
+		return false;
+	case MC_KIND_META:
+		return mc_exec_meta_route(x, req);
+	default:
+		return false;
+	}
+	if (mc_exec_owns_key(x, &k, &part))
+		return false;
+	x->fwd_part = part;
+	return true;
 }
 
 enum mc_exec_result mc_exec_request(struct mc_exec *x, struct mc_request *req, struct mc_out *out)
 {
+	if (x->owned != 0 && must_forward(x, req))
+		return MC_EXEC_FORWARD;
 	switch (mc_cmd_kind(req->cmd)) {
 	case MC_KIND_RETRIEVAL:
 		exec_retrieval(x, req, out);
@@ -280,14 +357,14 @@ enum mc_exec_result mc_exec_request(struct mc_exec *x, struct mc_request *req, s
 		exec_delete(x, req, out);
 		break;
 	case MC_KIND_META:
+		if (mc_exec_meta(x, req, out) == MC_EXEC_FORWARD)
+			return MC_EXEC_FORWARD;
 		x->st.cmd_meta++;
-		mc_exec_meta(x, req, out);
 		break;
 	case MC_KIND_ADMIN:
 		switch (req->cmd) {
 		case MC_CMD_FLUSH_ALL:
-			exec_flush(x, req, out);
-			break;
+			return exec_flush(x, req, out);
 		case MC_CMD_VERSION:
 			MC_OUT_LIT(out, "VERSION " PX_VERSION "\r\n");
 			break;

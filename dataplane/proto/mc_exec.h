@@ -51,6 +51,17 @@ struct mc_exec_cfg {
 struct mc_exec {
 	struct px_table *const *parts;
 	unsigned nparts;
+	/*
+	 * Partitions this executor's thread owns (bit p), 0 = all. Requests
+	 * that change a partition it does not own come back as
+	 * MC_EXEC_FORWARD with fwd_part set; reads of other partitions use the
+	 * lock-free remote read into rbuf (no LRU bump from a remote reader).
+	 */
+	uint64_t owned;
+	unsigned fwd_part;
+	uint64_t flush_done;       /* partitions a forwarded flush_all has visited */
+	uint8_t *rbuf;             /* remote read buffer: key + largest value */
+	size_t rbuf_len;
 	struct mc_exec_cfg cfg;
 	struct mc_server_info *info;
 	uint32_t now;
@@ -61,7 +72,8 @@ struct mc_exec {
 
 enum mc_exec_result {
 	MC_EXEC_OK = 0,
-	MC_EXEC_CLOSE = 1, /* quit, or an error that closes the connection */
+	MC_EXEC_CLOSE = 1,   /* quit, or an error that closes the connection */
+	MC_EXEC_FORWARD = 2, /* run it on the owner of x->fwd_part; nothing was written */
 };
 
 /*
@@ -90,13 +102,20 @@ static inline uint32_t mc_exptime(const struct px_table *t, int64_t e)
 /* Apply one parsed request (MC_PARSE_OK) and write its reply. */
 enum mc_exec_result mc_exec_request(struct mc_exec *x, struct mc_request *req, struct mc_out *out);
 
-/* mc_exec_meta.c: mg ms md ma mn me. */
-void mc_exec_meta(struct mc_exec *x, struct mc_request *req, struct mc_out *out);
+/* mc_exec_meta.c: mg ms md ma mn me. May return MC_EXEC_FORWARD (mg on
+ * another partition that turns out to need its owner). */
+enum mc_exec_result mc_exec_meta(struct mc_exec *x, struct mc_request *req, struct mc_out *out);
+/* Whether a meta request changes another owner's partition (sets fwd_part). */
+bool mc_exec_meta_route(struct mc_exec *x, struct mc_request *req);
 /* mc_stats.c: stats [args]. */
 void mc_exec_stats(struct mc_exec *x, const struct mc_request *req, struct mc_out *out);
 
 /* Shared by the executor's files. */
 struct px_table *mc_exec_table(struct mc_exec *x, struct tbl_key *k);
+/* Partition of k (hashing it) and whether this executor owns it. */
+bool mc_exec_owns_key(struct mc_exec *x, struct tbl_key *k, unsigned *part);
+/* Read k from its partition: owner read (flags apply) or remote copy (no bump). */
+int mc_exec_read(struct mc_exec *x, struct tbl_key *k, unsigned flags, struct tbl_item *it);
 void mc_exec_error(struct mc_out *out, const char *line);
 
 #endif

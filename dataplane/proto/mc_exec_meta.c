@@ -19,6 +19,8 @@ struct meta_ctx {
 	const struct mc_meta *m;
 	struct tbl_key k;
 	struct px_table *t;
+	unsigned part;
+	bool owned;
 };
 
 /*
@@ -84,7 +86,25 @@ static bool meta_key(struct meta_ctx *c)
 		c->k.key = c->x->key;
 		c->k.klen = (uint32_t)n;
 	}
-	c->t = mc_exec_table(c->x, &c->k);
+	c->owned = mc_exec_owns_key(c->x, &c->k, &c->part);
+	c->t = c->x->parts[c->part];
+	return true;
+}
+
+bool mc_exec_meta_route(struct mc_exec *x, struct mc_request *req)
+{
+	struct mc_out none = { 0 };
+	struct meta_ctx c = { .x = x, .req = req, .out = &none, .m = &req->meta };
+	const struct mc_meta *m = &req->meta;
+
+	if (req->cmd == MC_CMD_MN || req->cmd == MC_CMD_ME)
+		return false;
+	if (req->cmd == MC_CMD_MG && !mc_meta_has(m, 'N') && !mc_meta_has(m, 'T') &&
+	    !mc_meta_has(m, 'R'))
+		return false; /* a read: any thread may serve it */
+	if (!meta_key(&c) || c.owned) /* a bad key is answered where it is */
+		return false;
+	x->fwd_part = c.part;
 	return true;
 }
 
@@ -149,7 +169,7 @@ static void out_flags(struct meta_ctx *c, const char *which, const struct tbl_it
 	}
 }
 
-static void meta_get(struct meta_ctx *c)
+static enum mc_exec_result meta_get(struct meta_ctx *c)
 {
 	const struct mc_meta *m = c->m;
 	struct mc_exec *x = c->x;
@@ -157,7 +177,18 @@ static void meta_get(struct meta_ctx *c)
 	struct tbl_item it, before;
 	bool created = false, won, ttl_set = mc_meta_has(m, 'T');
 
-	int rc = tbl_get(c->t, &c->k, (bump ? TBL_GET_BUMP : 0) | TBL_GET_CAS, &it);
+	int rc;
+	if (!c->owned) {
+		/* Only plain reads get here (mc_exec_meta_route). A stale item
+		 * whose win token is still to hand out needs its owner. */
+		rc = mc_exec_read(x, &c->k, 0, &it);
+		if (rc == TBL_OK && it.stale && !it.win_sent) {
+			x->fwd_part = c->part;
+			return MC_EXEC_FORWARD;
+		}
+	} else {
+		rc = tbl_get(c->t, &c->k, (bump ? TBL_GET_BUMP : 0) | TBL_GET_CAS, &it);
+	}
 	if (rc != TBL_OK && mc_meta_has(m, 'N')) {
 		struct tbl_store_req r = { .k = c->k, .mode = TBL_ADD,
 					   .exptime = mc_exptime(c->t, m->vivify_ttl) };
@@ -172,11 +203,11 @@ static void meta_get(struct meta_ctx *c)
 		x->st.cmd_touch += ttl_set;
 		x->st.touch_misses += ttl_set;
 		if (mc_meta_has(m, 'q'))
-			return;
+			return MC_EXEC_OK;
 		MC_OUT_LIT(c->out, "EN");
 		out_flags(c, "Ok", NULL, NULL, 0);
 		MC_OUT_LIT(c->out, "\r\n");
-		return;
+		return MC_EXEC_OK;
 	}
 	before = it;
 	if (created) {
@@ -222,6 +253,7 @@ static void meta_get(struct meta_ctx *c)
 	}
 	if (won)
 		tbl_mark_win_sent(c->t, &c->k);
+	return MC_EXEC_OK;
 }
 
 static const char *status_of(int rc)
@@ -415,7 +447,7 @@ static void meta_debug(struct meta_ctx *c)
 {
 	struct tbl_item it;
 
-	if (tbl_get(c->t, &c->k, TBL_GET_CAS, &it) != TBL_OK) {
+	if (mc_exec_read(c->x, &c->k, TBL_GET_CAS, &it) != TBL_OK) {
 		MC_OUT_LIT(c->out, "EN\r\n");
 		return;
 	}
@@ -442,20 +474,19 @@ static void meta_debug(struct meta_ctx *c)
 	MC_OUT_LIT(c->out, "\r\n");
 }
 
-void mc_exec_meta(struct mc_exec *x, struct mc_request *req, struct mc_out *out)
+enum mc_exec_result mc_exec_meta(struct mc_exec *x, struct mc_request *req, struct mc_out *out)
 {
 	struct meta_ctx c = { .x = x, .req = req, .out = out, .m = &req->meta };
 
 	if (req->cmd == MC_CMD_MN) {
 		MC_OUT_LIT(out, "MN\r\n");
-		return;
+		return MC_EXEC_OK;
 	}
 	if (!meta_key(&c))
-		return;
+		return MC_EXEC_OK;
 	switch (req->cmd) {
 	case MC_CMD_MG:
-		meta_get(&c);
-		break;
+		return meta_get(&c);
 	case MC_CMD_MS:
 		meta_set(&c);
 		break;
@@ -472,4 +503,5 @@ void mc_exec_meta(struct mc_exec *x, struct mc_request *req, struct mc_out *out)
 		MC_OUT_LIT(out, "ERROR\r\n");
 		break;
 	}
+	return MC_EXEC_OK;
 }

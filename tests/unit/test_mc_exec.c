@@ -366,6 +366,84 @@ static void test_partitions(void **state)
 	session_n(in, want, 2);
 }
 
+/* Run one request on x, returning what mc_exec_request returned; reply into r. */
+static enum mc_exec_result run_on(struct rig *r, struct mc_exec *x, const char *line)
+{
+	struct mc_request req;
+	size_t used;
+	assert_int_equal(mc_parse((const uint8_t *)line, strlen(line), &x->cfg.limits, &req, &used),
+			 MC_PARSE_OK);
+	enum mc_exec_result res = mc_exec_request(x, &req, &r->out);
+	seg_flush(&r->out);
+	return res;
+}
+
+/* Two executors over two partitions, one owner each (the dataplane's CREW). */
+static void test_owners_and_forwarding(void **state)
+{
+	(void)state;
+	struct rig r;
+	struct mc_exec x1;
+	static uint8_t rb0[70000], rb1[70000];
+	char key[16];
+	unsigned part;
+	struct tbl_key k;
+
+	rig_init(&r, 2);
+	x1 = r.x;
+	r.x.owned = 1; /* partition 0 */
+	x1.owned = 2;  /* partition 1 */
+	r.x.rbuf = rb0;
+	r.x.rbuf_len = sizeof(rb0);
+	x1.rbuf = rb1;
+	x1.rbuf_len = sizeof(rb1);
+	/* a key of partition 1 */
+	for (int i = 0;; i++) {
+		snprintf(key, sizeof(key), "fw%d", i);
+		k = (struct tbl_key){ .key = key, .klen = (uint32_t)strlen(key) };
+		if (!mc_exec_owns_key(&r.x, &k, &part))
+			break;
+	}
+	char line[128];
+	snprintf(line, sizeof(line), "set %s 3 0 2\r\nhi\r\n", key);
+	assert_int_equal(run_on(&r, &r.x, line), MC_EXEC_FORWARD);
+	assert_int_equal(r.x.fwd_part, 1);
+	assert_int_equal(r.glen, 0); /* nothing written before forwarding */
+	assert_int_equal(run_on(&r, &x1, line), MC_EXEC_OK);
+	assert_string_equal(r.got, "STORED\r\n");
+	/* reads of the other partition are served by the lock-free remote read */
+	r.glen = 0;
+	snprintf(line, sizeof(line), "get %s\r\n", key);
+	assert_int_equal(run_on(&r, &r.x, line), MC_EXEC_OK);
+	snprintf(line, sizeof(line), "VALUE %s 3 2\r\nhi\r\nEND\r\n", key);
+	assert_string_equal(r.got, line);
+	r.glen = 0;
+	snprintf(line, sizeof(line), "mg %s v f\r\n", key);
+	assert_int_equal(run_on(&r, &r.x, line), MC_EXEC_OK);
+	assert_string_equal(r.got, "VA 2 f3\r\nhi\r\n");
+	/* mutating meta commands and gat go to the owner */
+	snprintf(line, sizeof(line), "mg %s T30\r\n", key);
+	assert_int_equal(run_on(&r, &r.x, line), MC_EXEC_FORWARD);
+	snprintf(line, sizeof(line), "gat 10 %s\r\n", key);
+	assert_int_equal(run_on(&r, &r.x, line), MC_EXEC_FORWARD);
+	snprintf(line, sizeof(line), "md %s q\r\n", key);
+	assert_int_equal(run_on(&r, &r.x, line), MC_EXEC_FORWARD);
+	/* flush_all visits every owner; only the last one answers */
+	r.glen = 0;
+	assert_int_equal(run_on(&r, &r.x, "flush_all\r\n"), MC_EXEC_FORWARD);
+	assert_int_equal(r.x.fwd_part, 1);
+	assert_int_equal(r.glen, 0);
+	x1.flush_done = r.x.flush_done;
+	r.x.flush_done = 0;
+	assert_int_equal(run_on(&r, &x1, "flush_all\r\n"), MC_EXEC_OK);
+	assert_string_equal(r.got, "OK\r\n");
+	r.glen = 0;
+	snprintf(line, sizeof(line), "get %s\r\n", key);
+	run_on(&r, &r.x, line);
+	assert_string_equal(r.got, "END\r\n");
+	rig_free(&r);
+}
+
 static void test_datagram(void **state)
 {
 	(void)state;
@@ -407,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_meta_set_delete_arith),
 		cmocka_unit_test(test_partitions),
 		cmocka_unit_test(test_datagram),
+		cmocka_unit_test(test_owners_and_forwarding),
 	};
 	return cmocka_run_group_tests_name("mc_exec", tests, NULL, NULL);
 }
