@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Pollux settings: every key both processes understand, defined once with
+ * its type, default, bounds and documentation. Values come from the INI
+ * file (libinih; sections are for grouping only) and then from key=value
+ * command-line arguments, later ones winning. Unknown keys and bad values
+ * are errors that name the file and line, or the argument.
+ */
+#ifndef PX_SETTINGS_H
+#define PX_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * X(name, type, default, min, max, doc). Types: U64 (integers, also used
+ * for booleans with bounds 0..1 and "yes/no/true/false/on/off" accepted),
+ * STR (up to 255 bytes), F64 (probabilities), IP4 (dotted quad).
+ */
+#define PX_SETTINGS(X) \
+	X(ip,                IP4, "198.18.0.1", 0, 0, "IPv4 address the appliance answers on") \
+	X(iface,             STR, "",          0, 0, "interface for an AF_XDP/AF_PACKET port (empty: ports from EAL args)") \
+	X(pmd,               STR, "auto",      0, 0, "auto | af_xdp | af_packet: driver for iface (auto tries af_xdp)") \
+	X(udp_port,          U64, "11211",     1, 65535, "memcached UDP port; base+p reaches partition p") \
+	X(udp_partition_ports, U64, "1",       0, 1, "also serve UDP ports base+1..base+N (partition-aware clients)") \
+	X(lcores,            U64, "1",         1, 64, "dataplane lcores, one partition each") \
+	X(mem_mb,            U64, "64",        1, 1048576, "item memory per partition, MiB (hard limit)") \
+	X(index_items,       U64, "0",         0, 1ULL << 33, "items per partition the index is sized for (0: mem/64)") \
+	X(item_size_max,     U64, "1048576",   1024, 16777215, "largest value, bytes") \
+	X(policy,            STR, "clock",     0, 0, "eviction policy: clock | fifo") \
+	X(hugepages,         U64, "1",         0, 1, "item memory in hugepages (no: run EAL with --no-huge)") \
+	X(hash_seed,         U64, "11400714819323198485", 0, UINT64_MAX, "key hash seed (partition-aware clients need it)") \
+	X(idle_sleep_max_us, U64, "1000",      0, 1000000, "adaptive polling: longest idle sleep, us (0: busy poll)") \
+	X(sweep_budget,      U64, "64",        0, 1 << 20, "expired items examined per loop iteration") \
+	X(fault_rx_drop,     F64, "0",         0, 1, "probability an RX packet is dropped (tests only)") \
+	X(fault_rx_dup,      F64, "0",         0, 1, "probability an RX packet is duplicated") \
+	X(fault_rx_reorder,  F64, "0",         0, 1, "probability an RX packet is held back one burst") \
+	X(fault_rx_delay,    F64, "0",         0, 1, "probability an RX packet is delayed by fault_delay_us") \
+	X(fault_tx_drop,     F64, "0",         0, 1, "probability a TX packet is dropped") \
+	X(fault_tx_dup,      F64, "0",         0, 1, "probability a TX packet is duplicated") \
+	X(fault_tx_reorder,  F64, "0",         0, 1, "probability a TX packet is held back one burst") \
+	X(fault_tx_delay,    F64, "0",         0, 1, "probability a TX packet is delayed by fault_delay_us") \
+	X(fault_delay_us,    U64, "2000",      0, 10000000, "delay of delayed packets, us") \
+	X(log_level,         STR, "info",      0, 0, "error | warn | info | debug")
+
+enum px_setting_type { PX_SET_U64, PX_SET_STR, PX_SET_F64, PX_SET_IP4 };
+
+struct px_settings {
+#define PX_X_U64(n) uint64_t n;
+#define PX_X_STR(n) char n[256];
+#define PX_X_F64(n) double n;
+#define PX_X_IP4(n) uint32_t n; /* host byte order */
+#define PX_X_FIELD(name, type, def, lo, hi, doc) PX_X_##type(name)
+	PX_SETTINGS(PX_X_FIELD)
+#undef PX_X_FIELD
+};
+
+/* Fill s with every default. */
+void px_settings_defaults(struct px_settings *s);
+/*
+ * Set one key from text. Returns 0, or -ENOENT for an unknown key, -EINVAL
+ * for a bad value; *why gets a message naming the problem.
+ */
+int px_settings_set(struct px_settings *s, const char *key, const char *value, const char **why);
+/* Load an INI file. Returns 0, or -1 with msg (size n) naming file:line. */
+int px_settings_load(struct px_settings *s, const char *path, char *msg, size_t n);
+/* Apply a "key=value" argument. Returns 0, or -1 with msg naming it. */
+int px_settings_arg(struct px_settings *s, const char *arg, char *msg, size_t n);
+/* Print every key, its default and doc (for --help and docs). */
+void px_settings_usage(void *file);
+/* One key's current value as text. Returns 0 or -ENOENT. */
+int px_settings_get(const struct px_settings *s, const char *key, char *out, size_t n);
+
+#endif

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pollux-dp's shared state: the process-wide struct dp, the per-lcore
+ * struct dp_lcore (one cache-aligned struct per dataplane lcore, passed as
+ * the launch argument), and the continuation that carries a UDP datagram
+ * between lcores when it must reach a partition's owner. Everything here is
+ * set up before the lcores launch and never reallocated.
+ */
+#ifndef PX_DP_H
+#define PX_DP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "proto/mc_exec.h"
+#include "px_settings.h"
+
+#define DP_LCORES_MAX 64
+#define DP_BURST 32
+#define DP_UDP_REQ_MAX 1472        /* one datagram's payload on a 1500-byte MTU */
+#define DP_HDR_ROOM (RTE_ETHER_HDR_LEN + 20 + 8 + 8) /* eth + ipv4 + udp + memcached frame */
+#define DP_SEG_PAYLOAD (1400 - 8)  /* memcached reply datagram: 1400 bytes with its frame */
+#define DP_FWD_RING 1024
+
+/* Per-lcore counters; written by the owning lcore only. */
+#define DP_COUNTERS(X) \
+	X(rx_pkts) X(tx_pkts) X(rx_bytes) X(tx_bytes) X(tx_drops) \
+	X(arp_replies) X(icmp_echo) X(udp_reqs) X(udp_replies) \
+	X(drop_not_ipv4) X(drop_bad_ip) X(drop_not_ours) X(drop_bad_udp) X(drop_port) \
+	X(drop_frame) X(drop_truncated) X(drop_nomem) \
+	X(fwd_out) X(fwd_in) X(fwd_full) X(remote_reads) \
+	X(fault_drops) X(fault_dups) X(fault_reorders) X(fault_delays) \
+	X(busy_loops) X(idle_loops) X(sleeps)
+
+struct dp_counters {
+#define DP_X_FIELD(n) uint64_t n;
+	DP_COUNTERS(DP_X_FIELD)
+#undef DP_X_FIELD
+};
+
+/*
+ * A UDP request datagram on its way through the partitions' owners: the
+ * request's payload copy, how far it has been executed, and the reply
+ * segments produced so far. The first segment is the request mbuf itself,
+ * whose headers become the reply's.
+ */
+struct dp_cont {
+	struct rte_mbuf *req;      /* request mbuf: reply segment 0 */
+	struct rte_mbuf *tail;     /* last reply segment */
+	uint32_t nseg;
+	uint16_t req_id;
+	uint16_t pay_len;
+	uint16_t pay_off;          /* next request starts here */
+	uint16_t dst_port;         /* UDP port the client sent to (reply source) */
+	uint16_t client_port;      /* network order */
+	uint32_t client_ip;        /* network order */
+	struct rte_ether_addr client_mac;
+	uint64_t flush_done;
+	uint8_t pay[DP_UDP_REQ_MAX];
+};
+
+struct dp_fault {
+	double p[8];               /* rx drop dup reorder delay, tx drop dup reorder delay */
+	uint64_t delay_tsc;
+	uint64_t rng;
+	struct rte_mbuf *held[2][DP_BURST];
+	unsigned nheld[2];
+	struct rte_mbuf *delayed[2][DP_BURST];
+	uint64_t due[2][DP_BURST];
+	unsigned ndelayed[2];
+	bool on;
+};
+
+struct dp;
+
+struct dp_lcore {
+	unsigned idx;              /* dataplane index = partition = RX/TX queue */
+	unsigned lcore_id;
+	struct dp *dp;
+	struct mc_exec x;
+	struct rte_mbuf *tx[DP_BURST * 4];
+	unsigned ntx;
+	uint64_t idle_since;       /* tsc of the first empty poll in a row, 0 if busy */
+	uint64_t sleep_us;
+	uint64_t last_tick;
+	struct dp_fault fault;
+	struct dp_counters c;
+	uint8_t rbuf[] __rte_cache_aligned; /* remote reads: key + largest value */
+} __rte_cache_aligned;
+
+struct dp {
+	struct px_settings set;
+	uint16_t port;
+	uint16_t nlcores;
+	struct rte_ether_addr mac;
+	uint32_t ip;               /* network byte order */
+	uint16_t udp_port;         /* host order */
+	bool tx_cksum;             /* port computes IPv4 and UDP checksums */
+	struct rte_mempool *pool;
+	struct rte_mempool *cont_pool;
+	struct px_table *parts[DP_LCORES_MAX];
+	struct dp_lcore *lc[DP_LCORES_MAX];
+	struct rte_ring *fwd[DP_LCORES_MAX][DP_LCORES_MAX]; /* [from][to], SP/SC */
+	struct mc_server_info info;
+	uint64_t tsc_hz;
+	atomic_bool quit;          /* main: wo (signal), lcores: ro */
+};
+
+/* lcore.c */
+int dp_lcore_main(void *arg);
+void dp_tx(struct dp_lcore *lc, struct rte_mbuf *m);
+/* net.c: one received frame; consumes m. */
+void dp_net_input(struct dp_lcore *lc, struct rte_mbuf *m);
+/* udp_mc.c */
+void dp_mc_datagram(struct dp_lcore *lc, struct rte_mbuf *m, uint16_t dst_port,
+		    const uint8_t *dgram, uint16_t len);
+void dp_mc_resume(struct dp_lcore *lc, struct dp_cont *c);
+/* Finish a reply datagram set: headers for every segment, then TX. */
+void dp_udp_reply_send(struct dp_lcore *lc, struct dp_cont *c);
+/* fault.c */
+void dp_fault_init(struct dp_lcore *lc);
+unsigned dp_fault_rx(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n, unsigned cap);
+unsigned dp_fault_tx(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n, unsigned cap);
+/* port.c */
+int dp_port_init(struct dp *dp);
+void dp_port_steer(struct dp *dp);
+
+#endif

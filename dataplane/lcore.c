@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The dataplane lcore loop: RX burst from this lcore's queue, run each frame
+ * to completion, take continuations forwarded by other lcores, TX burst.
+ * Once per millisecond: publish the time to the owned partition and run a
+ * bounded expiry sweep. When there is nothing to do the lcore pauses, then
+ * sleeps in doubling steps up to idle_sleep_max_us, so the appliance can
+ * share a small machine. No locks, no allocation, no syscalls while busy.
+ */
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_pause.h>
+
+#include "dp.h"
+#include "px_clock.h"
+
+#define IDLE_SPIN_US 200
+
+void dp_tx(struct dp_lcore *lc, struct rte_mbuf *m)
+{
+	if (unlikely(lc->ntx == RTE_DIM(lc->tx))) {
+		lc->c.tx_drops++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	lc->tx[lc->ntx++] = m;
+}
+
+static void tx_flush(struct dp_lcore *lc)
+{
+	unsigned n = lc->ntx;
+
+	if (unlikely(lc->fault.on))
+		n = dp_fault_tx(lc, lc->tx, n, RTE_DIM(lc->tx));
+	lc->ntx = 0;
+	if (n == 0)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		lc->c.tx_bytes += lc->tx[i]->pkt_len;
+	uint16_t sent = rte_eth_tx_burst(lc->dp->port, (uint16_t)lc->idx, lc->tx, (uint16_t)n);
+	lc->c.tx_pkts += sent;
+	for (unsigned i = sent; i < n; i++) {
+		lc->c.tx_drops++;
+		lc->c.tx_bytes -= lc->tx[i]->pkt_len;
+		rte_pktmbuf_free(lc->tx[i]);
+	}
+}
+
+static unsigned drain_forwarded(struct dp_lcore *lc)
+{
+	struct dp *dp = lc->dp;
+	unsigned total = 0;
+
+	for (unsigned from = 0; from < dp->nlcores; from++) {
+		void *msgs[DP_BURST];
+		if (from == lc->idx)
+			continue;
+		unsigned n = rte_ring_sc_dequeue_burst(dp->fwd[from][lc->idx], msgs, DP_BURST, NULL);
+		for (unsigned i = 0; i < n; i++)
+			dp_mc_resume(lc, msgs[i]);
+		total += n;
+	}
+	return total;
+}
+
+static void tick(struct dp_lcore *lc, uint64_t now_tsc)
+{
+	struct px_table *own = lc->dp->parts[lc->idx];
+	uint32_t now = px_clock_unix();
+
+	lc->last_tick = now_tsc;
+	lc->x.now = now;
+	tbl_set_time(own, now);
+	if (lc->dp->set.sweep_budget)
+		tbl_sweep(own, (unsigned)lc->dp->set.sweep_budget);
+}
+
+static void idle(struct dp_lcore *lc, uint64_t now_tsc)
+{
+	uint64_t max = lc->dp->set.idle_sleep_max_us;
+
+	lc->c.idle_loops++;
+	if (lc->idle_since == 0) {
+		lc->idle_since = now_tsc;
+		return;
+	}
+	if (max == 0 || now_tsc - lc->idle_since < IDLE_SPIN_US * lc->dp->tsc_hz / 1000000) {
+		rte_pause();
+		return;
+	}
+	lc->sleep_us = lc->sleep_us ? RTE_MIN(lc->sleep_us * 2, max) : 1;
+	struct timespec ts = { .tv_nsec = (long)lc->sleep_us * 1000 };
+	nanosleep(&ts, NULL);
+	lc->c.sleeps++;
+}
+
+int dp_lcore_main(void *arg)
+{
+	struct dp_lcore *lc = arg;
+	struct dp *dp = lc->dp;
+	uint64_t tick_tsc = dp->tsc_hz / 1000;
+	struct rte_mbuf *pkts[DP_BURST * 4];
+
+	tick(lc, rte_rdtsc());
+	while (!atomic_load_explicit(&dp->quit, memory_order_relaxed)) {
+		unsigned n = rte_eth_rx_burst(dp->port, (uint16_t)lc->idx, pkts, DP_BURST);
+		if (unlikely(lc->fault.on))
+			n = dp_fault_rx(lc, pkts, n, RTE_DIM(pkts));
+		for (unsigned i = 0; i < n; i++) {
+			if (i + 1 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			dp_net_input(lc, pkts[i]);
+		}
+		unsigned fwd = dp->nlcores > 1 ? drain_forwarded(lc) : 0;
+		if (lc->ntx || lc->fault.on)
+			tx_flush(lc);
+		uint64_t now = rte_rdtsc();
+		if (now - lc->last_tick >= tick_tsc)
+			tick(lc, now);
+		if (n == 0 && fwd == 0) {
+			idle(lc, now);
+		} else {
+			lc->c.busy_loops++;
+			lc->idle_since = 0;
+			lc->sleep_us = 0;
+		}
+	}
+	tx_flush(lc);
+	return 0;
+}

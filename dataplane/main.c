@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pollux-dp: the dataplane process. Reads settings (INI file and key=value
+ * arguments), starts DPDK's EAL (hugepages or --no-huge), attaches the port
+ * (an AF_XDP or AF_PACKET vdev on `iface`, or whatever the EAL arguments
+ * after `--` bring), lays one partition per lcore in DPDK memory, and runs
+ * the lcore loops until SIGINT/SIGTERM. Configuration mistakes are reported
+ * in one line that says what to change.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mempool.h>
+
+#include "dp.h"
+#include "px_clock.h"
+
+static struct dp g_dp;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&g_dp.quit, true);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pollux-dp [--config FILE] [key=value ...] [-- EAL arguments]\n"
+		   "settings (INI keys and key=value arguments):\n");
+	px_settings_usage(f);
+}
+
+/* Free 2 MiB hugepages on the machine, or -1 if unknown. */
+static long free_hugepages(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
+	long n = -1;
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+static size_t part_region_size(const struct px_settings *s, struct tbl_config *cfg, unsigned idx)
+{
+	enum tbl_policy pol = TBL_POLICY_CLOCK;
+	tbl_policy_parse(s->policy, &pol);
+	*cfg = (struct tbl_config){
+		.mem_bytes = s->mem_mb << 20,
+		.index_items = s->index_items,
+		.value_max = (uint32_t)s->item_size_max,
+		.policy = pol,
+		.hash_seed = s->hash_seed,
+		.cas_stride = (uint32_t)s->lcores,
+		.cas_index = idx,
+	};
+	return tbl_region_size(cfg);
+}
+
+static int parse_args(int argc, char **argv, struct px_settings *s, int *eal_at)
+{
+	char msg[512];
+
+	px_settings_defaults(s);
+	*eal_at = argc;
+	/* --config first, so command-line keys override the file */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "pollux-dp: --config needs a file\n");
+				return -1;
+			}
+			if (px_settings_load(s, argv[i + 1], msg, sizeof(msg)) != 0) {
+				fprintf(stderr, "pollux-dp: %s\n", msg);
+				return -1;
+			}
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			*eal_at = i + 1;
+			break;
+		}
+		if (strcmp(argv[i], "--config") == 0) {
+			i++;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			exit(0);
+		} else if (px_settings_arg(s, argv[i], msg, sizeof(msg)) != 0) {
+			fprintf(stderr, "pollux-dp: %s (see --help)\n", msg);
+			return -1;
+		}
+	}
+	enum tbl_policy pol;
+	if (tbl_policy_parse(s->policy, &pol) != 0) {
+		fprintf(stderr, "pollux-dp: policy=%s: expected clock or fifo\n", s->policy);
+		return -1;
+	}
+	if (strcmp(s->pmd, "auto") && strcmp(s->pmd, "af_xdp") && strcmp(s->pmd, "af_packet")) {
+		fprintf(stderr, "pollux-dp: pmd=%s: expected auto, af_xdp or af_packet\n", s->pmd);
+		return -1;
+	}
+	struct tbl_config cfg;
+	if (part_region_size(s, &cfg, 0) == 0) {
+		fprintf(stderr, "pollux-dp: mem_mb=%llu is too small for item_size_max=%llu "
+				"(needs at least three largest items)\n",
+			(unsigned long long)s->mem_mb, (unsigned long long)s->item_size_max);
+		return -1;
+	}
+	return 0;
+}
+
+/* EAL arguments: lcores mapped onto the CPUs we may run on, memory mode, user extras. */
+static int eal_args(const struct px_settings *s, int argc, char **argv, int eal_at,
+		    char **out, int max, size_t mem_mb)
+{
+	static char lcores[1024], mem[32];
+	cpu_set_t cpus;
+	int ncpu = 0, cpu_ids[CPU_SETSIZE], n = 0;
+
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0)
+		return -1;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &cpus))
+			cpu_ids[ncpu++] = c;
+	size_t off = (size_t)snprintf(lcores, sizeof(lcores), "--lcores=");
+	for (unsigned i = 0; i < s->lcores; i++)
+		off += (size_t)snprintf(lcores + off, sizeof(lcores) - off, "%s%u@%d", i ? "," : "", i,
+				       cpu_ids[i % (unsigned)ncpu]);
+	out[n++] = argv[0];
+	out[n++] = lcores;
+	if (s->hugepages) {
+		out[n++] = "--in-memory";
+	} else {
+		snprintf(mem, sizeof(mem), "%zu", mem_mb);
+		out[n++] = "--no-huge";
+		out[n++] = "--no-shconf";
+		out[n++] = "-m";
+		out[n++] = mem;
+	}
+	if (s->iface[0] != '\0')
+		out[n++] = "--no-pci";
+	out[n++] = "--log-level=lib.eal:notice";
+	for (int i = eal_at; i < argc && n < max - 1; i++)
+		out[n++] = argv[i];
+	out[n] = NULL;
+	return n;
+}
+
+/* RX queues of a kernel interface, from sysfs; -1 if unknown. */
+static int iface_rx_queues(const char *iface)
+{
+	char path[512];
+	int n = 0;
+
+	for (;; n++) {
+		snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-%d", iface, n);
+		if (access(path, F_OK) != 0)
+			break;
+	}
+	return n ? n : -1;
+}
+
+/* Attach iface as an AF_XDP (falling back to AF_PACKET) port; returns the port id. */
+static int probe_iface(struct dp *dp)
+{
+	const char *kinds[2] = { "af_xdp", "af_packet" };
+	char args[512];
+	uint16_t port;
+
+	for (int k = 0; k < 2; k++) {
+		if (strcmp(dp->set.pmd, "auto") != 0 && strcmp(dp->set.pmd, kinds[k]) != 0)
+			continue;
+		/* AF_XDP serves only the queues it binds: with more RX queues on the
+		 * interface than lcores, traffic on the others would be lost. */
+		int nq = iface_rx_queues(dp->set.iface);
+		if (k == 0 && strcmp(dp->set.pmd, "auto") == 0 && nq > 0 && nq != dp->nlcores) {
+			printf("pollux-dp: %s has %d RX queues, lcores=%u: using af_packet\n",
+			       dp->set.iface, nq, dp->nlcores);
+			continue;
+		}
+		if (k == 0)
+			snprintf(args, sizeof(args), "net_af_xdp0,iface=%s,start_queue=0,queue_count=%u",
+				 dp->set.iface, dp->nlcores);
+		else
+			snprintf(args, sizeof(args), "net_af_packet0,iface=%s,qpairs=%u,blocksz=4096,"
+				 "framesz=2048,framecnt=2048", dp->set.iface, dp->nlcores);
+		if (rte_dev_probe(args) == 0 &&
+		    rte_eth_dev_get_port_by_name(k == 0 ? "net_af_xdp0" : "net_af_packet0", &port) == 0) {
+			printf("pollux-dp: %s attached as %s\n", dp->set.iface, kinds[k]);
+			return port;
+		}
+		fprintf(stderr, "pollux-dp: %s: cannot attach %s%s\n", dp->set.iface, kinds[k],
+			k == 0 && strcmp(dp->set.pmd, "auto") == 0 ? ", trying af_packet" : "");
+	}
+	fprintf(stderr, "pollux-dp: iface=%s: no usable port (does the interface exist in this "
+			"network namespace?)\n", dp->set.iface);
+	return -1;
+}
+
+static int setup_memory(struct dp *dp)
+{
+	unsigned n = dp->nlcores;
+	size_t rb = (size_t)dp->set.item_size_max + TBL_KEY_MAX + 64;
+
+	dp->pool = rte_pktmbuf_pool_create("px_mbufs", 8192 * n + 4096, 256, 0,
+					   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	dp->cont_pool = rte_mempool_create("px_cont", 1024 * n - 1, sizeof(struct dp_cont), 64, 0,
+					   NULL, NULL, NULL, NULL, (int)rte_socket_id(), 0);
+	if (dp->pool == NULL || dp->cont_pool == NULL) {
+		fprintf(stderr, "pollux-dp: packet buffers: %s\n", rte_strerror(rte_errno));
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct tbl_config cfg;
+		size_t len = part_region_size(&dp->set, &cfg, i);
+		void *region = rte_malloc_socket("px_part", len, RTE_CACHE_LINE_SIZE, (int)rte_socket_id());
+		if (region == NULL || (dp->parts[i] = tbl_create(&cfg, region, len)) == NULL) {
+			fprintf(stderr, "pollux-dp: partition %u: cannot get %zu MiB of %s memory "
+					"(lower mem_mb or reserve more)\n",
+				i, len >> 20, dp->set.hugepages ? "hugepage" : "EAL");
+			return -1;
+		}
+		dp->lc[i] = rte_zmalloc_socket("px_lcore", sizeof(struct dp_lcore) + rb,
+					       RTE_CACHE_LINE_SIZE, (int)rte_socket_id());
+		if (dp->lc[i] == NULL)
+			return -1;
+	}
+	for (unsigned a = 0; a < n; a++)
+		for (unsigned b = 0; b < n; b++) {
+			char name[32];
+			if (a == b)
+				continue;
+			snprintf(name, sizeof(name), "px_fwd_%u_%u", a, b);
+			dp->fwd[a][b] = rte_ring_create(name, DP_FWD_RING, (int)rte_socket_id(),
+							RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (dp->fwd[a][b] == NULL) {
+				fprintf(stderr, "pollux-dp: ring %s: %s\n", name, rte_strerror(rte_errno));
+				return -1;
+			}
+		}
+	struct mc_exec_cfg xc = { .hash_seed = dp->set.hash_seed,
+				  .limit_maxbytes = (dp->set.mem_mb << 20) * n };
+	mc_parse_limits_init(&xc.limits);
+	xc.limits.item_size_max = dp->set.item_size_max;
+	tbl_policy_parse(dp->set.policy, &xc.policy);
+	for (unsigned i = 0; i < n; i++) {
+		struct dp_lcore *lc = dp->lc[i];
+		lc->idx = i;
+		lc->dp = dp;
+		mc_exec_init(&lc->x, &xc, dp->parts, n, &dp->info);
+		lc->x.owned = 1ULL << i;
+		lc->x.rbuf = lc->rbuf;
+		lc->x.rbuf_len = rb;
+		dp_fault_init(lc);
+	}
+	return 0;
+}
+
+static void print_counters(const struct dp *dp)
+{
+	for (unsigned i = 0; i < dp->nlcores; i++) {
+		const struct dp_counters *c = &dp->lc[i]->c;
+		printf("pollux-dp: lcore %u:", i);
+#define DP_X_PRINT(n) if (c->n) printf(" " #n "=%llu", (unsigned long long)c->n);
+		DP_COUNTERS(DP_X_PRINT)
+#undef DP_X_PRINT
+		printf("\n");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct dp *dp = &g_dp;
+	char *eargv[128];
+	int eal_at;
+
+	if (parse_args(argc, argv, &dp->set, &eal_at) != 0)
+		return 2;
+	dp->nlcores = (uint16_t)dp->set.lcores;
+	struct tbl_config cfg;
+	size_t need_mb = dp->nlcores * ((part_region_size(&dp->set, &cfg, 0) >> 20) + 1 +
+					((dp->set.item_size_max + 4096) >> 20) + 24) + 96;
+	if (dp->set.hugepages) {
+		long free = free_hugepages();
+		if (free >= 0 && (size_t)free * 2 < need_mb) {
+			fprintf(stderr, "pollux-dp: needs about %zu MiB of 2 MiB hugepages, %ld MiB free: "
+					"echo %zu > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages, "
+					"or set hugepages=no\n", need_mb, free * 2, need_mb / 2 + 64);
+			return 2;
+		}
+	}
+	int eargc = eal_args(&dp->set, argc, argv, eal_at, eargv, 128, need_mb);
+	if (eargc < 0 || rte_eal_init(eargc, eargv) < 0) {
+		fprintf(stderr, "pollux-dp: EAL init failed: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	if (rte_lcore_count() != dp->nlcores) {
+		fprintf(stderr, "pollux-dp: lcores=%u but EAL has %u lcores\n", dp->nlcores,
+			rte_lcore_count());
+		return 2;
+	}
+	dp->tsc_hz = rte_get_tsc_hz();
+	dp->ip = rte_cpu_to_be_32(dp->set.ip);
+	dp->udp_port = (uint16_t)dp->set.udp_port;
+	dp->info = (struct mc_server_info){ .pid = (uint32_t)getpid(), .started = px_clock_unix(),
+					    .threads = dp->nlcores };
+	int port = -1;
+	if (dp->set.iface[0] != '\0') {
+		port = probe_iface(dp);
+	} else {
+		uint16_t p;
+		RTE_ETH_FOREACH_DEV(p) {
+			port = p;
+			break;
+		}
+		if (port < 0)
+			fprintf(stderr, "pollux-dp: no port: set iface=NAME or pass --vdev/PCI "
+					"devices after --\n");
+	}
+	if (port < 0)
+		return 2;
+	dp->port = (uint16_t)port;
+	if (setup_memory(dp) != 0 || dp_port_init(dp) != 0)
+		return 1;
+	dp_port_steer(dp);
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	char ip[32];
+	px_settings_get(&dp->set, "ip", ip, sizeof(ip));
+	printf("pollux-dp: ready: memcached on %s udp/%u, %u lcore(s), %llu MiB per partition\n", ip,
+	       dp->udp_port, dp->nlcores, (unsigned long long)dp->set.mem_mb);
+	fflush(stdout);
+
+	unsigned i = 0, lcore_id;
+	RTE_LCORE_FOREACH_WORKER(lcore_id) {
+		dp->lc[++i]->lcore_id = lcore_id;
+		rte_eal_remote_launch(dp_lcore_main, dp->lc[i], lcore_id);
+	}
+	dp->lc[0]->lcore_id = rte_lcore_id();
+	dp_lcore_main(dp->lc[0]);
+	rte_eal_mp_wait_lcore();
+
+	rte_eth_dev_stop(dp->port);
+	rte_eth_dev_close(dp->port);
+	print_counters(dp);
+	printf("pollux-dp: stopped\n");
+	rte_eal_cleanup();
+	return 0;
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Port setup: one RX/TX queue pair per dataplane lcore, RSS across them
+ * when the port offers it, IPv4/UDP checksum offloads when it offers both
+ * (software checksums otherwise), and partition-aware steering of UDP
+ * ports base+p to queue p with rte_flow where the PMD supports it (else the
+ * lcores forward in software). Errors name the port and what it lacks.
+ */
+#include <stdio.h>
+
+#include <rte_ethdev.h>
+#include <rte_flow.h>
+
+#include "dp.h"
+
+#define RX_DESC 1024
+#define TX_DESC 1024
+
+int dp_port_init(struct dp *dp)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf = { 0 };
+	uint16_t q = dp->nlcores;
+	char name[RTE_ETH_NAME_MAX_LEN] = "?";
+	int rc;
+
+	rte_eth_dev_get_name_by_port(dp->port, name);
+	if ((rc = rte_eth_dev_info_get(dp->port, &info)) != 0) {
+		fprintf(stderr, "pollux-dp: port %s: cannot read device info: %s\n", name, rte_strerror(-rc));
+		return -1;
+	}
+	if (info.max_rx_queues < q || info.max_tx_queues < q) {
+		fprintf(stderr,
+			"pollux-dp: port %s has %u RX / %u TX queues; lcores=%u needs %u of each "
+			"(for a veth, create it with numrxqueues=%u numtxqueues=%u)\n",
+			name, info.max_rx_queues, info.max_tx_queues, q, q, q, q);
+		return -1;
+	}
+	if (q > 1 && info.flow_type_rss_offloads != 0) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+	}
+	uint64_t want_tx = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	if ((info.tx_offload_capa & want_tx) == want_tx) {
+		conf.txmode.offloads = want_tx;
+		dp->tx_cksum = true;
+	}
+	uint64_t want_rx = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	if ((info.rx_offload_capa & want_rx) == want_rx)
+		conf.rxmode.offloads = want_rx;
+	if ((rc = rte_eth_dev_configure(dp->port, q, q, &conf)) != 0) {
+		fprintf(stderr, "pollux-dp: port %s: configure with %u queues: %s\n", name, q,
+			rte_strerror(-rc));
+		return -1;
+	}
+	uint16_t nrx = RX_DESC, ntx = TX_DESC;
+	rte_eth_dev_adjust_nb_rx_tx_desc(dp->port, &nrx, &ntx);
+	int socket = rte_eth_dev_socket_id(dp->port);
+	for (uint16_t i = 0; i < q; i++) {
+		if ((rc = rte_eth_rx_queue_setup(dp->port, i, nrx, socket, NULL, dp->pool)) != 0 ||
+		    (rc = rte_eth_tx_queue_setup(dp->port, i, ntx, socket, NULL)) != 0) {
+			fprintf(stderr, "pollux-dp: port %s: queue %u setup: %s\n", name, i,
+				rte_strerror(-rc));
+			return -1;
+		}
+	}
+	if ((rc = rte_eth_dev_start(dp->port)) != 0) {
+		fprintf(stderr, "pollux-dp: port %s: start: %s\n", name, rte_strerror(-rc));
+		return -1;
+	}
+	rte_eth_macaddr_get(dp->port, &dp->mac);
+	printf("pollux-dp: port %s up, %u queue pair(s), mac " RTE_ETHER_ADDR_PRT_FMT
+	       ", checksums in %s\n",
+	       name, q, RTE_ETHER_ADDR_BYTES(&dp->mac), dp->tx_cksum ? "hardware" : "software");
+	return 0;
+}
+
+/* Steer UDP port base+p to queue p; a PMD without rte_flow leaves it to software. */
+void dp_port_steer(struct dp *dp)
+{
+	unsigned done = 0;
+
+	if (!dp->set.udp_partition_ports || dp->nlcores < 2)
+		return;
+	for (uint16_t p = 0; p < dp->nlcores; p++) {
+		struct rte_flow_attr attr = { .ingress = 1 };
+		struct rte_flow_item_udp spec = { .hdr.dst_port = rte_cpu_to_be_16(
+							  (uint16_t)(dp->udp_port + 1 + p)) };
+		struct rte_flow_item_udp mask = { .hdr.dst_port = RTE_BE16(0xffff) };
+		struct rte_flow_item pattern[] = {
+			{ .type = RTE_FLOW_ITEM_TYPE_ETH },
+			{ .type = RTE_FLOW_ITEM_TYPE_IPV4 },
+			{ .type = RTE_FLOW_ITEM_TYPE_UDP, .spec = &spec, .mask = &mask },
+			{ .type = RTE_FLOW_ITEM_TYPE_END },
+		};
+		struct rte_flow_action_queue queue = { .index = p };
+		struct rte_flow_action actions[] = {
+			{ .type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &queue },
+			{ .type = RTE_FLOW_ACTION_TYPE_END },
+		};
+		struct rte_flow_error err;
+		if (rte_flow_validate(dp->port, &attr, pattern, actions, &err) != 0 ||
+		    rte_flow_create(dp->port, &attr, pattern, actions, &err) == NULL)
+			break;
+		done++;
+	}
+	if (done == dp->nlcores)
+		printf("pollux-dp: UDP ports %u..%u steered to their partitions' queues by rte_flow\n",
+		       dp->udp_port + 1, dp->udp_port + dp->nlcores);
+	else
+		printf("pollux-dp: port has no rte_flow steering; partition ports are forwarded "
+		       "between lcores in software\n");
+}

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * memcached over UDP on the dataplane. A request datagram's payload is
+ * copied into a continuation (at most one datagram, DP_UDP_REQ_MAX bytes),
+ * which frees the request mbuf to become the first reply datagram: the
+ * executor writes replies straight into mbuf data rooms, one per reply
+ * datagram. A request that changes another lcore's partition stops the
+ * walk: the continuation, with the replies so far, goes over the lcore-pair
+ * ring to the owner, which resumes where it stopped; the lcore that
+ * finishes the datagram writes every reply's headers and sends them.
+ */
+#include <rte_ip.h>
+#include <rte_udp.h>
+
+#include "dp.h"
+#include "proto/mc_udp.h"
+
+struct seg_out {
+	struct mc_out o;
+	struct dp_lcore *lc;
+	struct dp_cont *c;
+};
+
+static int seg_flush(struct mc_out *o)
+{
+	struct seg_out *so = (struct seg_out *)o;
+	struct dp_cont *c = so->c;
+
+	c->tail->data_len = (uint16_t)(DP_HDR_ROOM + o->len);
+	if (c->nseg >= MC_UDP_FRAGS_MAX)
+		return -EMSGSIZE;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(so->lc->dp->pool);
+	if (m == NULL) {
+		so->lc->c.drop_nomem++;
+		return -ENOMEM;
+	}
+	/* Segments of one reply are linked through next until sent. */
+	c->tail->next = m;
+	c->tail = m;
+	c->nseg++;
+	o->buf = rte_pktmbuf_mtod_offset(m, uint8_t *, DP_HDR_ROOM);
+	o->len = 0;
+	o->cap = DP_SEG_PAYLOAD;
+	return 0;
+}
+
+static void out_open(struct seg_out *so, struct dp_lcore *lc, struct dp_cont *c)
+{
+	so->lc = lc;
+	so->c = c;
+	so->o = (struct mc_out){
+		.buf = rte_pktmbuf_mtod_offset(c->tail, uint8_t *, DP_HDR_ROOM),
+		.len = (size_t)(c->tail->data_len - DP_HDR_ROOM),
+		.cap = DP_SEG_PAYLOAD,
+		.flush = seg_flush,
+	};
+}
+
+static void out_close(struct seg_out *so)
+{
+	so->c->tail->data_len = (uint16_t)(DP_HDR_ROOM + so->o.len);
+}
+
+static void cont_free(struct dp_lcore *lc, struct dp_cont *c)
+{
+	struct rte_mbuf *m = c->req;
+	while (m != NULL) {
+		struct rte_mbuf *n = m->next;
+		m->next = NULL;
+		m->nb_segs = 1;
+		rte_pktmbuf_free(m);
+		m = n;
+	}
+	rte_mempool_put(lc->dp->cont_pool, c);
+}
+
+/* Execute the continuation's requests from pay_off on; forward or finish. */
+static void run(struct dp_lcore *lc, struct dp_cont *c)
+{
+	struct seg_out so;
+	struct mc_exec *x = &lc->x;
+
+	out_open(&so, lc, c);
+	while (c->pay_off < c->pay_len) {
+		struct mc_request req;
+		size_t used = 0;
+		int rc = mc_parse(c->pay + c->pay_off, c->pay_len - c->pay_off, &x->cfg.limits,
+				  &req, &used);
+		if (rc == MC_PARSE_NEED_MORE) {
+			lc->c.drop_truncated++;
+			break;
+		}
+		if (rc != MC_PARSE_OK) {
+			size_t n;
+			const char *line = mc_err_reply(req.err, &n);
+			if (!req.noreply || mc_err_closes(req.err))
+				mc_out_str(&so.o, line, n);
+			if (mc_err_closes(req.err) || req.swallow > c->pay_len - c->pay_off - used)
+				break;
+			c->pay_off = (uint16_t)(c->pay_off + used + req.swallow);
+			continue;
+		}
+		x->flush_done = c->flush_done;
+		enum mc_exec_result r = mc_exec_request(x, &req, &so.o);
+		c->flush_done = x->flush_done;
+		x->flush_done = 0;
+		if (r == MC_EXEC_FORWARD) {
+			unsigned to = x->fwd_part;
+			out_close(&so);
+			if (rte_ring_sp_enqueue(lc->dp->fwd[lc->idx][to], c) == 0) {
+				lc->c.fwd_out++;
+				return;
+			}
+			/* The owner is not keeping up: lose the datagram, as UDP may. */
+			lc->c.fwd_full++;
+			cont_free(lc, c);
+			return;
+		}
+		c->pay_off = (uint16_t)(c->pay_off + used);
+	}
+	out_close(&so);
+	if (so.o.failed) {
+		cont_free(lc, c);
+		return;
+	}
+	dp_udp_reply_send(lc, c);
+}
+
+void dp_mc_datagram(struct dp_lcore *lc, struct rte_mbuf *m, uint16_t dst_port,
+		    const uint8_t *dgram, uint16_t len)
+{
+	struct mc_udp_hdr h;
+	struct dp_cont *c;
+
+	if (mc_udp_validate(dgram, len, &h) != MC_UDP_OK || len - MC_UDP_HDR_LEN > DP_UDP_REQ_MAX) {
+		lc->c.drop_frame++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (rte_mempool_get(lc->dp->cont_pool, (void **)&c) != 0) {
+		lc->c.drop_nomem++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	/* The reply's addresses: kept in the headers at the mbuf's front. */
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((uint8_t *)ip + (ip->version_ihl & 0xf) * 4);
+	c->client_mac = eth->src_addr;
+	c->client_ip = ip->src_addr;
+	c->client_port = udp->src_port;
+	c->dst_port = dst_port;
+	c->req_id = h.req_id;
+	c->pay_len = (uint16_t)(len - MC_UDP_HDR_LEN);
+	c->pay_off = 0;
+	c->flush_done = 0;
+	memcpy(c->pay, dgram + MC_UDP_HDR_LEN, c->pay_len);
+	c->req = c->tail = m;
+	c->nseg = 1;
+	m->next = NULL;
+	m->data_len = DP_HDR_ROOM;
+	m->ol_flags = 0;
+	run(lc, c);
+}
+
+void dp_mc_resume(struct dp_lcore *lc, struct dp_cont *c)
+{
+	lc->c.fwd_in++;
+	run(lc, c);
+}
+
+/* Write eth/ipv4/udp/frame headers into segment m of reply c, seq-th of total. */
+static void seg_headers(struct dp_lcore *lc, struct dp_cont *c, struct rte_mbuf *m, uint16_t seq)
+{
+	struct dp *dp = lc->dp;
+	uint16_t plen = (uint16_t)(m->data_len - DP_HDR_ROOM);
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	uint8_t *frame = (uint8_t *)(udp + 1);
+	struct mc_udp_hdr h = { .req_id = c->req_id, .seq = seq, .total = (uint16_t)c->nseg };
+
+	eth->dst_addr = c->client_mac;
+	eth->src_addr = dp->mac;
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->type_of_service = 0;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + sizeof(*udp) + 8 + plen));
+	ip->packet_id = 0;
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->hdr_checksum = 0;
+	ip->src_addr = dp->ip;
+	ip->dst_addr = c->client_ip;
+	udp->src_port = rte_cpu_to_be_16(c->dst_port);
+	udp->dst_port = c->client_port;
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*udp) + 8 + plen));
+	udp->dgram_cksum = 0;
+	mc_udp_hdr_write(frame, &h);
+	m->pkt_len = m->data_len;
+	m->nb_segs = 1;
+	if (dp->tx_cksum) {
+		m->l2_len = sizeof(*eth);
+		m->l3_len = sizeof(*ip);
+		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
+		udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+	} else {
+		m->ol_flags = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+	}
+}
+
+void dp_udp_reply_send(struct dp_lcore *lc, struct dp_cont *c)
+{
+	struct rte_mbuf *m = c->req;
+
+	/* An empty reply (noreply, quiet mode) sends nothing. */
+	if (c->nseg == 1 && m->data_len == DP_HDR_ROOM) {
+		cont_free(lc, c);
+		return;
+	}
+	for (uint16_t seq = 0; m != NULL; seq++) {
+		struct rte_mbuf *n = m->next;
+		m->next = NULL;
+		seg_headers(lc, c, m, seq);
+		dp_tx(lc, m);
+		m = n;
+	}
+	lc->c.udp_replies++;
+	rte_mempool_put(lc->dp->cont_pool, c);
+}
