@@ -111,6 +111,11 @@ struct dp {
 	atomic_bool quit;          /* main: wo (signal), lcores: ro */
 };
 
+/* setup.c */
+size_t dp_part_region_size(const struct px_settings *s, struct tbl_config *cfg, unsigned idx);
+/* Pools, partitions, lcore structs and rings for dp->nlcores lcores. */
+int dp_setup(struct dp *dp);
+void dp_print_counters(const struct dp *dp);
 /* lcore.c */
 int dp_lcore_main(void *arg);
 void dp_tx(struct dp_lcore *lc, struct rte_mbuf *m);
@@ -120,6 +125,8 @@ void dp_net_input(struct dp_lcore *lc, struct rte_mbuf *m);
 void dp_mc_datagram(struct dp_lcore *lc, struct rte_mbuf *m, uint16_t dst_port,
 		    const uint8_t *dgram, uint16_t len);
 void dp_mc_resume(struct dp_lcore *lc, struct dp_cont *c);
+/* Prefetch buckets, then items, for the first key of every request in a burst. */
+void dp_mc_prefetch(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n);
 /* Finish a reply datagram set: headers for every segment, then TX. */
 void dp_udp_reply_send(struct dp_lcore *lc, struct dp_cont *c);
 /* fault.c */

@@ -108,11 +108,13 @@ int dp_lcore_main(void *arg)
 		unsigned n = rte_eth_rx_burst(dp->port, (uint16_t)lc->idx, pkts, DP_BURST);
 		if (unlikely(lc->fault.on))
 			n = dp_fault_rx(lc, pkts, n, RTE_DIM(pkts));
-		for (unsigned i = 0; i < n; i++) {
-			if (i + 1 < n)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		/* packet -> bucket -> item prefetch across the burst, then run each */
+		for (unsigned i = 0; i < n; i++)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+		if (n > 1)
+			dp_mc_prefetch(lc, pkts, n);
+		for (unsigned i = 0; i < n; i++)
 			dp_net_input(lc, pkts[i]);
-		}
 		unsigned fwd = dp->nlcores > 1 ? drain_forwarded(lc) : 0;
 		if (lc->ntx || lc->fault.on)
 			tx_flush(lc);

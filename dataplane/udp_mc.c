@@ -163,6 +163,57 @@ void dp_mc_datagram(struct dp_lcore *lc, struct rte_mbuf *m, uint16_t dst_port,
 	run(lc, c);
 }
 
+/*
+ * Peek at a frame that looks like a memcached datagram and return its first
+ * key (the word after the command word), for prefetching. No validation
+ * beyond bounds: the real parse comes later.
+ */
+static bool peek_key(struct rte_mbuf *m, const uint8_t **key, uint32_t *klen)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint16_t len = rte_pktmbuf_data_len(m);
+	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)p;
+
+	if (len < DP_HDR_ROOM + 6 || eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+		return false;
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
+	unsigned off = RTE_ETHER_HDR_LEN + (ip->version_ihl & 0xf) * 4u + 8 + 8;
+	if (ip->next_proto_id != IPPROTO_UDP || off + 6 > len)
+		return false;
+	const uint8_t *c = p + off, *end = p + len;
+	const uint8_t *sp = memchr(c, ' ', (size_t)RTE_MIN(end - c, 12));
+	if (sp == NULL)
+		return false;
+	const uint8_t *k = sp + 1, *e = k;
+	while (e < end && e - k <= TBL_KEY_MAX && *e != ' ' && *e != '\r' && *e != '\n')
+		e++;
+	if (e == k || e - k > TBL_KEY_MAX)
+		return false;
+	*key = k;
+	*klen = (uint32_t)(e - k);
+	return true;
+}
+
+void dp_mc_prefetch(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
+{
+	struct dp *dp = lc->dp;
+	uint64_t h[DP_BURST * 4];
+	bool ok[DP_BURST * 4];
+
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *k;
+		uint32_t kl;
+		ok[i] = peek_key(pkts[i], &k, &kl);
+		if (!ok[i])
+			continue;
+		h[i] = tbl_hash(k, kl, dp->set.hash_seed);
+		tbl_prefetch_bucket(dp->parts[mc_exec_part_of(h[i], dp->nlcores)], h[i]);
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (ok[i])
+			tbl_prefetch_item(dp->parts[mc_exec_part_of(h[i], dp->nlcores)], h[i]);
+}
+
 void dp_mc_resume(struct dp_lcore *lc, struct dp_cont *c)
 {
 	lc->c.fwd_in++;

@@ -346,6 +346,25 @@ int tbl_read_copy(struct px_table *t, const struct tbl_key *k, void *buf, size_t
 	}
 }
 
+void tbl_prefetch_bucket(const struct px_table *t, uint64_t hash)
+{
+	px_prefetch(tbl_bucket_of(t, hash));
+}
+
+void tbl_prefetch_item(const struct px_table *t, uint64_t hash)
+{
+	const struct tbl_bucket *b = tbl_bucket_of(t, hash);
+	unsigned m = tbl_bucket_match(b, (uint64_t)tbl_tag(hash) << TBL_TAG_SHIFT);
+
+	if (m != 0) {
+		uint64_t off = __atomic_load_n(&b->slot[__builtin_ctz(m)], __ATOMIC_RELAXED) & TBL_OFF_MASK;
+		if (off < t->log_size) {
+			px_prefetch(t->log + off);
+			px_prefetch(t->log + off + PX_CACHE_LINE);
+		}
+	}
+}
+
 /* ---- writes ---- */
 
 enum put_old { PUT_OLD_NONE, PUT_OLD_BEFORE, PUT_OLD_AFTER, PUT_OLD_ONLY };

@@ -161,6 +161,14 @@ int tbl_get(struct px_table *t, const struct tbl_key *k, unsigned flags, struct 
 unsigned tbl_lookup_burst(struct px_table *t, const struct tbl_key *keys, unsigned n,
 			  unsigned flags, struct tbl_item *out);
 /*
+ * Prefetch hints for a key about to be looked up, from any thread (they only
+ * read): the bucket, then, once it is cached, the item its first tag match
+ * points at. Used across an RX burst before the requests are parsed.
+ */
+void tbl_prefetch_bucket(const struct px_table *t, uint64_t hash);
+void tbl_prefetch_item(const struct px_table *t, uint64_t hash);
+
+/*
  * Lock-free read from any thread: copies key and value into buf (klen + vlen
  * bytes) and fills out with pointers into buf. Never returns a torn item.
  */
