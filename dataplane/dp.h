@@ -35,7 +35,7 @@
 	X(drop_frame) X(drop_truncated) X(drop_nomem) \
 	X(fwd_out) X(fwd_in) X(fwd_full) X(remote_reads) \
 	X(fault_drops) X(fault_dups) X(fault_reorders) X(fault_delays) \
-	X(busy_loops) X(idle_loops) X(sleeps)
+	X(busy_loops) X(idle_loops) X(sleeps) X(busy_cycles)
 
 struct dp_counters {
 #define DP_X_FIELD(n) uint64_t n;

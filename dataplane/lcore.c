@@ -104,6 +104,7 @@ int dp_lcore_main(void *arg)
 	struct rte_mbuf *pkts[DP_BURST * 4];
 
 	tick(lc, rte_rdtsc());
+	uint64_t t0 = rte_rdtsc();
 	while (!atomic_load_explicit(&dp->quit, memory_order_relaxed)) {
 		unsigned n = rte_eth_rx_burst(dp->port, (uint16_t)lc->idx, pkts, DP_BURST);
 		if (unlikely(lc->fault.on))
@@ -124,10 +125,13 @@ int dp_lcore_main(void *arg)
 		if (n == 0 && fwd == 0) {
 			idle(lc, now);
 		} else {
+			/* cycles of loops that did work: CPU per request without polling */
+			lc->c.busy_cycles += now - t0;
 			lc->c.busy_loops++;
 			lc->idle_since = 0;
 			lc->sleep_us = 0;
 		}
+		t0 = rte_rdtsc();
 	}
 	tx_flush(lc);
 	return 0;

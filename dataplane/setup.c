@@ -97,7 +97,7 @@ void dp_print_counters(const struct dp *dp)
 #define DP_X_PRINT(n) if (c->n) printf(" " #n "=%llu", (unsigned long long)c->n);
 		DP_COUNTERS(DP_X_PRINT)
 #undef DP_X_PRINT
-		printf("\n");
+		printf(" busy_seconds=%.6f\n", (double)c->busy_cycles / (double)dp->tsc_hz);
 	}
 }
 
