@@ -23,5 +23,9 @@ int bench_opt_double(const char *cmd, const char *opt, const char *s, double lo,
 
 /* Storage engine vs DPDK rte_hash on one core, plus policy miss ratios. */
 int bench_table_main(int argc, char **argv);
+/* The dataplane's full request path fed from rings, vs bare ring turnaround. */
+int bench_ring_main(int argc, char **argv);
+/* memcached over UDP from plain sockets (no EAL): closed/open loop, checked replies. */
+int bench_udp_main(int argc, char **argv);
 
 #endif

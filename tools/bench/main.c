@@ -17,6 +17,8 @@ struct bench_cmd {
 
 static const struct bench_cmd bench_cmds[] = {
 	{"table", bench_table_main, "storage engine vs DPDK rte_hash on one core; miss ratio vs LRU"},
+	{"ring", bench_ring_main, "full dataplane request path fed from rings (no NIC), vs bare ring I/O"},
+	{"udp", bench_udp_main, "memcached-over-UDP load generator (closed/open loop, checked replies)"},
 };
 
 static void usage(FILE *f)
