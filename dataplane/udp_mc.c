@@ -181,8 +181,10 @@ static bool peek_key(struct rte_mbuf *m, const uint8_t **key, uint32_t *klen)
 	if (ip->next_proto_id != IPPROTO_UDP || off + 6 > len)
 		return false;
 	const uint8_t *c = p + off, *end = p + len;
-	const uint8_t *sp = memchr(c, ' ', (size_t)RTE_MIN(end - c, 12));
-	if (sp == NULL)
+	const uint8_t *sp = c, *stop = c + RTE_MIN(end - c, 12);
+	while (sp < stop && *sp != ' ')
+		sp++;
+	if (sp == stop)
 		return false;
 	const uint8_t *k = sp + 1, *e = k;
 	while (e < end && e - k <= TBL_KEY_MAX && *e != ' ' && *e != '\r' && *e != '\n')
