@@ -29,25 +29,51 @@ static const char digit_pairs[201] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
-void mc_out_u64(struct mc_out *o, uint64_t v)
+static unsigned digits_u64(uint64_t v)
 {
-	char tmp[20];
-	size_t i = sizeof(tmp);
+	unsigned n = 1;
+	while (v >= 10000) {
+		v /= 10000;
+		n += 4;
+	}
+	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
 
-	/* two digits per step: replies carry a few numbers each (flags, length, CAS) */
+/* Write v's n digits ending at end (exclusive), two digits per step. */
+static void put_digits(uint8_t *end, uint64_t v)
+{
 	while (v >= 100) {
 		unsigned d = (unsigned)(v % 100) * 2;
 		v /= 100;
-		tmp[--i] = digit_pairs[d + 1];
-		tmp[--i] = digit_pairs[d];
+		*--end = (uint8_t)digit_pairs[d + 1];
+		*--end = (uint8_t)digit_pairs[d];
 	}
 	if (v >= 10) {
-		tmp[--i] = digit_pairs[v * 2 + 1];
-		tmp[--i] = digit_pairs[v * 2];
+		*--end = (uint8_t)digit_pairs[v * 2 + 1];
+		*--end = (uint8_t)digit_pairs[v * 2];
 	} else {
-		tmp[--i] = (char)('0' + v);
+		*--end = (uint8_t)('0' + v);
 	}
-	mc_out_str(o, tmp + i, sizeof(tmp) - i);
+}
+
+void mc_out_u64(struct mc_out *o, uint64_t v)
+{
+	unsigned n = digits_u64(v);
+
+	/*
+	 * Straight into the segment when it has room: going through a stack
+	 * buffer and copying back reloads bytes just stored one at a time,
+	 * which stalls store forwarding.
+	 */
+	if (n <= o->cap - o->len) {
+		put_digits(o->buf + o->len + n, v);
+		o->len += n;
+		o->total += n;
+		return;
+	}
+	uint8_t tmp[20];
+	put_digits(tmp + n, v);
+	mc_out_put(o, tmp, n);
 }
 
 void mc_out_i64(struct mc_out *o, int64_t v)
