@@ -42,7 +42,10 @@
 	X(fault_tx_reorder,  F64, "0",         0, 1, "probability a TX packet is held back one burst") \
 	X(fault_tx_delay,    F64, "0",         0, 1, "probability a TX packet is delayed by fault_delay_us") \
 	X(fault_delay_us,    U64, "2000",      0, 10000000, "delay of delayed packets, us") \
-	X(log_level,         STR, "info",      0, 0, "error | warn | info | debug")
+	X(log_level,         STR, "info",      0, 0, "error | warn | info | debug") \
+	X(shm_path,          STR, "/dev/shm/pollux", 0, 0, "shared-memory region between pollux-cp and pollux-dp") \
+	X(admin_socket,      STR, "/run/pollux/admin.sock", 0, 0, "pollux-cp admin socket (mode 0600)") \
+	X(http_listen,       STR, "127.0.0.1:11280", 0, 0, "pollux-cp HTTP address for /metrics /health /ready")
 
 enum px_setting_type { PX_SET_U64, PX_SET_STR, PX_SET_F64, PX_SET_IP4 };
 

@@ -17,6 +17,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "pollux/shm.h"
 #include "proto/mc_exec.h"
 #include "px_settings.h"
 
@@ -90,6 +91,10 @@ struct dp_lcore {
 	uint64_t last_tick;
 	struct dp_fault fault;
 	struct dp_counters c;
+	uint64_t applied_gen;      /* last dp->cmd_gen applied to the own partition */
+	uint64_t lat_count;
+	uint64_t lat_sum_ns;
+	uint64_t lat_hist[PX_SHM_LAT_BUCKETS];
 	uint8_t rbuf[] __rte_cache_aligned; /* remote reads: key + largest value */
 } __rte_cache_aligned;
 
@@ -108,9 +113,28 @@ struct dp {
 	struct rte_ring *fwd[DP_LCORES_MAX][DP_LCORES_MAX]; /* [from][to], SP/SC */
 	struct mc_server_info info;
 	uint64_t tsc_hz;
+	double ns_per_tsc;
 	atomic_bool quit;          /* main: wo (signal), lcores: ro */
+
+	/* control plane (shm_dp.c); lcore 0 owns these but cmd_gen */
+	struct px_shm_hdr *shm;    /* NULL until pollux-cp's region is attached */
+	uint64_t shm_gen;
+	uint64_t shm_ino;
+	uint64_t shm_retry_tsc;
+	enum { DP_CMD_NONE, DP_CMD_FLUSH, DP_CMD_MEM } cmd;
+	uint64_t cmd_arg;
+	_Atomic uint64_t cmd_gen;  /* lcore 0: wo; every lcore applies each generation once */
+	uint64_t cmd_seq;          /* mailbox request in flight, 0 = none */
 };
 
+/* shm_dp.c */
+int dp_shm_attach(struct dp *dp);
+void dp_shm_detach(struct dp *dp);
+void dp_shm_publish(struct dp_lcore *lc);
+void dp_shm_apply(struct dp_lcore *lc);
+void dp_shm_tick0(struct dp *dp, uint64_t now_tsc);
+/* telemetry.c */
+int dp_telemetry_register(struct dp *dp);
 /* setup.c */
 size_t dp_part_region_size(const struct px_settings *s, struct tbl_config *cfg, unsigned idx);
 /* Pools, partitions, lcore structs and rings for dp->nlcores lcores. */

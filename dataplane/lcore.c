@@ -65,6 +65,7 @@ static unsigned drain_forwarded(struct dp_lcore *lc)
 	return total;
 }
 
+/* Once a millisecond: time, expiry sweep, control-plane commands and counters. */
 static void tick(struct dp_lcore *lc, uint64_t now_tsc)
 {
 	struct px_table *own = lc->dp->parts[lc->idx];
@@ -75,6 +76,19 @@ static void tick(struct dp_lcore *lc, uint64_t now_tsc)
 	tbl_set_time(own, now);
 	if (lc->dp->set.sweep_budget)
 		tbl_sweep(own, (unsigned)lc->dp->set.sweep_budget);
+	dp_shm_apply(lc);
+	if (lc->idx == 0)
+		dp_shm_tick0(lc->dp, now_tsc);
+	dp_shm_publish(lc);
+}
+
+/* Service time of a burst's requests: from RX to replies queued. */
+static void lat_record(struct dp_lcore *lc, uint64_t tsc, unsigned n)
+{
+	uint64_t ns = (uint64_t)((double)tsc * lc->dp->ns_per_tsc);
+	lc->lat_hist[px_shm_lat_bucket(ns)] += n;
+	lc->lat_count += n;
+	lc->lat_sum_ns += ns * n;
 }
 
 static void idle(struct dp_lcore *lc, uint64_t now_tsc)
@@ -120,6 +134,8 @@ int dp_lcore_main(void *arg)
 		if (lc->ntx || lc->fault.on)
 			tx_flush(lc);
 		uint64_t now = rte_rdtsc();
+		if (n > 0)
+			lat_record(lc, now - t0, n);
 		if (now - lc->last_tick >= tick_tsc)
 			tick(lc, now);
 		if (n == 0 && fwd == 0) {

@@ -252,6 +252,13 @@ int main(int argc, char **argv)
 	if (dp_setup(dp) != 0 || dp_port_init(dp) != 0)
 		return 1;
 	dp_port_steer(dp);
+	int rc = dp_shm_attach(dp);
+	if (rc == -EPROTO)
+		return 2;
+	if (rc != 0)
+		printf("pollux-dp: no control plane region at %s (%s): serving without pollux-cp; "
+		       "attaching when it appears\n", dp->set.shm_path, strerror(-rc));
+	dp_telemetry_register(dp);
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -269,6 +276,7 @@ int main(int argc, char **argv)
 	dp->lc[0]->lcore_id = rte_lcore_id();
 	dp_lcore_main(dp->lc[0]);
 	rte_eal_mp_wait_lcore();
+	dp_shm_detach(dp);
 
 	rte_eth_dev_stop(dp->port);
 	rte_eth_dev_close(dp->port);

@@ -7,6 +7,7 @@
  * stores must outlive every reader).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include <rte_errno.h>
 #include <rte_malloc.h>
@@ -30,9 +31,25 @@ size_t dp_part_region_size(const struct px_settings *s, struct tbl_config *cfg, 
 	return tbl_region_size(cfg);
 }
 
+/* memcached's "stats" on any lcore reports the whole dataplane's commands. */
+static void sum_exec_stats(void *ctx, struct mc_exec_stats *out)
+{
+	const struct dp *dp = ctx;
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < dp->nlcores; i++) {
+		const struct mc_exec_stats *s = &dp->lc[i]->x.st;
+#define DP_X_SUM(n) out->n += s->n;
+		MC_EXEC_COUNTERS(DP_X_SUM)
+#undef DP_X_SUM
+	}
+}
+
 int dp_setup(struct dp *dp)
 {
 	unsigned n = dp->nlcores;
+	dp->ns_per_tsc = dp->tsc_hz ? 1e9 / (double)dp->tsc_hz : 0;
+	dp->info.sum_stats = sum_exec_stats;
+	dp->info.sum_ctx = dp;
 	size_t rb = (size_t)dp->set.item_size_max + TBL_KEY_MAX + 64;
 
 	dp->pool = rte_pktmbuf_pool_create("px_mbufs", 8192 * n + 4096, 256, 0,

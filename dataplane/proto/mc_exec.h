@@ -39,6 +39,9 @@ struct mc_server_info {
 	uint64_t total_connections;
 	uint64_t bytes_read;
 	uint64_t bytes_written;
+	/* Sum the command counters of every executor (NULL: this one's only). */
+	void (*sum_stats)(void *ctx, struct mc_exec_stats *out);
+	void *sum_ctx;
 };
 
 struct mc_exec_cfg {

@@ -77,7 +77,10 @@ static void stats_general(struct mc_exec *x, struct mc_out *o)
 	stat_rusage(o, "rusage_system", &ru.ru_stime);
 	stat_u64(o, "curr_connections", in ? in->curr_connections : 0);
 	stat_u64(o, "total_connections", in ? in->total_connections : 0);
-#define MC_X_STAT(n) stat_u64(o, #n, x->st.n);
+	struct mc_exec_stats all = x->st;
+	if (in != NULL && in->sum_stats != NULL)
+		in->sum_stats(in->sum_ctx, &all);
+#define MC_X_STAT(n) stat_u64(o, #n, all.n);
 	MC_EXEC_COUNTERS(MC_X_STAT)
 #undef MC_X_STAT
 	stat_u64(o, "bytes_read", in ? in->bytes_read : 0);
