@@ -62,6 +62,7 @@ struct dp_cont {
 	uint32_t client_ip;        /* network order */
 	struct rte_ether_addr client_mac;
 	uint64_t flush_done;
+	bool no_reply;             /* deferred work for another owner: no client */
 	uint8_t pay[DP_UDP_REQ_MAX];
 };
 
@@ -149,6 +150,7 @@ void dp_net_input(struct dp_lcore *lc, struct rte_mbuf *m);
 void dp_mc_datagram(struct dp_lcore *lc, struct rte_mbuf *m, uint16_t dst_port,
 		    const uint8_t *dgram, uint16_t len);
 void dp_mc_resume(struct dp_lcore *lc, struct dp_cont *c);
+void dp_mc_defer(void *ctx, unsigned part, const char *req, size_t len);
 /* Prefetch buckets, then items, for the first key of every request in a burst. */
 void dp_mc_prefetch(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n);
 /* Finish a reply datagram set: headers for every segment, then TX. */

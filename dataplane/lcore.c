@@ -18,28 +18,37 @@
 
 #define IDLE_SPIN_US 200
 
+static void tx_flush(struct dp_lcore *lc);
+
 void dp_tx(struct dp_lcore *lc, struct rte_mbuf *m)
 {
-	if (unlikely(lc->ntx == RTE_DIM(lc->tx))) {
-		lc->c.tx_drops++;
-		rte_pktmbuf_free(m);
-		return;
-	}
+	/* A long reply (up to ~750 datagrams for 1 MiB) fills the array many
+	 * times over: send what is queued and carry on. */
+	if (unlikely(lc->ntx == RTE_DIM(lc->tx)))
+		tx_flush(lc);
 	lc->tx[lc->ntx++] = m;
 }
 
+#define TX_RETRIES 64
+
 static void tx_flush(struct dp_lcore *lc)
 {
-	unsigned n = lc->ntx;
+	unsigned n = lc->ntx, sent = 0;
 
 	if (unlikely(lc->fault.on))
 		n = dp_fault_tx(lc, lc->tx, n, RTE_DIM(lc->tx));
 	lc->ntx = 0;
-	if (n == 0)
-		return;
 	for (unsigned i = 0; i < n; i++)
 		lc->c.tx_bytes += lc->tx[i]->pkt_len;
-	uint16_t sent = rte_eth_tx_burst(lc->dp->port, (uint16_t)lc->idx, lc->tx, (uint16_t)n);
+	/* A full TX ring drains in microseconds: retry a bounded number of
+	 * times before dropping (each retry is one PMD call, no syscall
+	 * beyond the PMD's own kick). */
+	for (unsigned tries = 0; sent < n && tries < TX_RETRIES; tries++) {
+		sent += rte_eth_tx_burst(lc->dp->port, (uint16_t)lc->idx, lc->tx + sent,
+					 (uint16_t)(n - sent));
+		if (sent < n)
+			rte_pause();
+	}
 	lc->c.tx_pkts += sent;
 	for (unsigned i = sent; i < n; i++) {
 		lc->c.tx_drops++;
@@ -76,6 +85,7 @@ static void tick(struct dp_lcore *lc, uint64_t now_tsc)
 	tbl_set_time(own, now);
 	if (lc->dp->set.sweep_budget)
 		tbl_sweep(own, (unsigned)lc->dp->set.sweep_budget);
+	lc->c.remote_reads = lc->x.remote_reads;
 	dp_shm_apply(lc);
 	if (lc->idx == 0)
 		dp_shm_tick0(lc->dp, now_tsc);

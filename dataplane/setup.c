@@ -101,6 +101,8 @@ int dp_setup(struct dp *dp)
 		lc->x.owned = 1ULL << i;
 		lc->x.rbuf = lc->rbuf;
 		lc->x.rbuf_len = rb;
+		lc->x.defer = dp_mc_defer;
+		lc->x.defer_ctx = lc;
 		dp_fault_init(lc);
 	}
 	return 0;

@@ -9,6 +9,8 @@
  * ring to the owner, which resumes where it stopped; the lcore that
  * finishes the datagram writes every reply's headers and sends them.
  */
+#include <stddef.h>
+
 #include <rte_ip.h>
 #include <rte_udp.h>
 
@@ -117,6 +119,8 @@ static void run(struct dp_lcore *lc, struct dp_cont *c)
 			return;
 		}
 		c->pay_off = (uint16_t)(c->pay_off + used);
+		if (r == MC_EXEC_CLOSE) /* quit: memcached stops reading the datagram */
+			break;
 	}
 	out_close(&so);
 	if (so.o.failed) {
@@ -154,6 +158,7 @@ void dp_mc_datagram(struct dp_lcore *lc, struct rte_mbuf *m, uint16_t dst_port,
 	c->pay_len = (uint16_t)(len - MC_UDP_HDR_LEN);
 	c->pay_off = 0;
 	c->flush_done = 0;
+	c->no_reply = false;
 	memcpy(c->pay, dgram + MC_UDP_HDR_LEN, c->pay_len);
 	c->req = c->tail = m;
 	c->nseg = 1;
@@ -265,12 +270,46 @@ static void seg_headers(struct dp_lcore *lc, struct dp_cont *c, struct rte_mbuf 
 	}
 }
 
+/*
+ * The executor's defer hook: a mutation another owner must run, with no
+ * reply (a multi-partition gat's touches), as a continuation with no client.
+ */
+void dp_mc_defer(void *ctx, unsigned part, const char *req, size_t len)
+{
+	struct dp_lcore *lc = ctx;
+	struct dp_cont *c;
+	struct rte_mbuf *m;
+
+	if (len > DP_UDP_REQ_MAX || rte_mempool_get(lc->dp->cont_pool, (void **)&c) != 0) {
+		lc->c.drop_nomem++;
+		return;
+	}
+	if ((m = rte_pktmbuf_alloc(lc->dp->pool)) == NULL) {
+		rte_mempool_put(lc->dp->cont_pool, c);
+		lc->c.drop_nomem++;
+		return;
+	}
+	memset(c, 0, offsetof(struct dp_cont, pay));
+	c->no_reply = true;
+	c->pay_len = (uint16_t)len;
+	memcpy(c->pay, req, len);
+	c->req = c->tail = m;
+	c->nseg = 1;
+	m->data_len = DP_HDR_ROOM;
+	if (rte_ring_sp_enqueue(lc->dp->fwd[lc->idx][part], c) == 0) {
+		lc->c.fwd_out++;
+		return;
+	}
+	lc->c.fwd_full++;
+	cont_free(lc, c);
+}
+
 void dp_udp_reply_send(struct dp_lcore *lc, struct dp_cont *c)
 {
 	struct rte_mbuf *m = c->req;
 
 	/* An empty reply (noreply, quiet mode) sends nothing. */
-	if (c->nseg == 1 && m->data_len == DP_HDR_ROOM) {
+	if (c->no_reply || (c->nseg == 1 && m->data_len == DP_HDR_ROOM)) {
 		cont_free(lc, c);
 		return;
 	}

@@ -11,7 +11,7 @@ PKGS=(
   libdpdk-dev dpdk liburing-dev libjemalloc-dev libbpf-dev libcmocka-dev
   libinih-dev libjansson-dev libmicrohttpd-dev
   # tests and benchmarks
-  memcached libmemcached-tools iproute2 bpftool procps
+  memcached libmemcached-tools iproute2 bpftool procps iputils-ping ethtool
   python3 python3-pymemcache python3-pytest python3-prometheus-client
 )
 

@@ -131,6 +131,12 @@ void dp_net_input(struct dp_lcore *lc, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
+	if (!rte_is_same_ether_addr(&eth->dst_addr, &lc->dp->mac)) {
+		/* unicast IPv4 for another host (or broadcast): not ours */
+		lc->c.drop_not_ours++;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	uint16_t ihl, ip_len;
 	if (len < sizeof(*eth) + sizeof(*ip) || (ip->version_ihl >> 4) != 4 ||

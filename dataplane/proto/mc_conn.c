@@ -127,9 +127,10 @@ enum mc_udp_verdict mc_dgram_input(struct mc_exec *x, const uint8_t *dgram, size
 		if (rc == MC_PARSE_NEED_MORE)
 			return MC_UDP_DROP_TRUNCATED;
 		if (rc == MC_PARSE_OK) {
-			/* quit has no meaning without a connection */
-			if (req.cmd != MC_CMD_QUIT)
-				mc_exec_request(x, &req, out);
+			/* quit: memcached stops reading the datagram */
+			if (req.cmd == MC_CMD_QUIT)
+				break;
+			mc_exec_request(x, &req, out);
 		} else {
 			size_t elen;
 			const char *line = mc_err_reply(req.err, &elen);

@@ -7,6 +7,7 @@
  * byte for byte; noreply suppresses them where memcached does.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "mc_exec.h"
@@ -57,6 +58,7 @@ int mc_exec_read(struct mc_exec *x, struct tbl_key *k, unsigned flags, struct tb
 
 	if (mc_exec_owns_key(x, k, &part))
 		return tbl_get(x->parts[part], k, flags, it);
+	x->remote_reads++;
 	int rc = tbl_read_copy(x->parts[part], k, x->rbuf, x->rbuf_len, it);
 	return rc == TBL_OK ? TBL_OK : TBL_NOT_FOUND;
 }
@@ -109,6 +111,23 @@ static void exec_retrieval(struct mc_exec *x, struct mc_request *req, struct mc_
 					x->st.get_hits++;
 				else
 					x->st.get_misses++;
+			} else if (x->owned != 0 && !owns(x, mc_exec_part_of(k.hash, x->nparts))) {
+				/* another owner's key in a multi-partition gat: read it here,
+				 * touch it there (the reply does not depend on the touch) */
+				char line[TBL_KEY_MAX + 48];
+				uint32_t exp = mc_exptime(t, req->exptime);
+				hit = mc_exec_read(x, &k, flags, &it) == TBL_OK;
+				if (hit && x->defer != NULL) {
+					int n = snprintf(line, sizeof(line), "touch %.*s %u noreply\r\n",
+							 (int)k.klen, (const char *)k.key, exp);
+					x->defer(x->defer_ctx, mc_exec_part_of(k.hash, x->nparts), line,
+						 (size_t)n);
+				}
+				x->st.cmd_touch++;
+				if (hit)
+					x->st.touch_hits++;
+				else
+					x->st.touch_misses++;
 			} else {
 				/* memcached returns the item even when the new exptime is past */
 				uint32_t exp = mc_exptime(t, req->exptime);
@@ -315,16 +334,10 @@ static bool must_forward(struct mc_exec *x, struct mc_request *req)
 	case MC_KIND_RETRIEVAL:
 		if (req->cmd != MC_CMD_GAT && req->cmd != MC_CMD_GATS)
 			return false;
-		/* gat touches: every key must be this owner's; run it on the
-		 * owner of the first one that is not (single-key gat is the norm) */
-		for (uint32_t i = 0; i < req->nkeys; i++) {
-			k = key_of(&req->keys[i]);
-			if (!mc_exec_owns_key(x, &k, &part)) {
-				x->fwd_part = part;
-				return true;
-			}
-		}
-		return false;
+		/* gat runs on the owner of its first key, which touches the other
+		 * owners' keys through x->defer: one hop, never back and forth */
+		k = key_of(&req->keys[0]);
+		break;
 	case MC_KIND_META:
 		return mc_exec_meta_route(x, req);
 	default:

@@ -65,6 +65,14 @@ struct mc_exec {
 	uint64_t flush_done;       /* partitions a forwarded flush_all has visited */
 	uint8_t *rbuf;             /* remote read buffer: key + largest value */
 	size_t rbuf_len;
+	uint64_t remote_reads;     /* reads served from another owner's partition */
+	/*
+	 * Run a mutation later on the owner of part (a multi-partition gat
+	 * touches the keys of other owners this way): req is a complete
+	 * request line whose reply is discarded. NULL: every partition owned.
+	 */
+	void (*defer)(void *ctx, unsigned part, const char *req, size_t len);
+	void *defer_ctx;
 	struct mc_exec_cfg cfg;
 	struct mc_server_info *info;
 	uint32_t now;
