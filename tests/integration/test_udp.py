@@ -999,10 +999,17 @@ def fault_load(net, n_ops, ports, seed, window=16, attempt_timeout=0.25, deadlin
         op["sent"] = time.monotonic()
         sock.sendto(pxnet.frame(rid, op["req"]), (SRV_IP, rng.choice(ports)))
 
+    # A key rests after each operation: delayed or reordered copies of its
+    # last requests (fault_rx_delay holds packets fault_delay_us, reorder one
+    # burst) must land before the next operation, or an old set arriving late
+    # would legitimately change the value a later get reads.
+    cool = {}                       # key -> time it may be used again
+
     def new_op():
+        now = time.monotonic()
         for _ in range(50):
             k = rng.choice(keys)
-            if k not in inflight:
+            if k not in inflight and cool.get(k, 0) <= now:
                 break
         else:
             return None
@@ -1034,6 +1041,7 @@ def fault_load(net, n_ops, ports, seed, window=16, attempt_timeout=0.25, deadlin
         if op["kind"] == "set":
             value[op["key"]] = op["newval"]
         del inflight[op["key"]]
+        cool[op["key"]] = time.monotonic() + 0.05
 
     while stats["done"] < n_ops:
         now = time.monotonic()
