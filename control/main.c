@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pollux-cp: the control plane process. Reads the same settings as
+ * pollux-dp (INI file, key=value arguments), creates or adopts the shared
+ * region, serves the admin socket and the HTTP management endpoints, and
+ * watches the dataplane's heartbeat. It never sits on the request path; it
+ * can be killed and restarted without disturbing a running dataplane.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cp_pvt.h"
+
+static volatile sig_atomic_t quit;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pollux-cp [--config FILE] [key=value ...]\n"
+		   "settings (INI keys and key=value arguments; pollux-cp uses shm_path,\n"
+		   "admin_socket and http_listen, and hands runtime keys to the dataplane):\n");
+	px_settings_usage(f);
+}
+
+static int parse_args(int argc, char **argv, struct px_settings *s)
+{
+	char msg[512];
+
+	px_settings_defaults(s);
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "pollux-cp: --config needs a file\n");
+				return -1;
+			}
+			if (px_settings_load(s, argv[++i], msg, sizeof(msg)) != 0) {
+				fprintf(stderr, "pollux-cp: %s\n", msg);
+				return -1;
+			}
+		}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0) {
+			i++;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			exit(0);
+		} else if (px_settings_arg(s, argv[i], msg, sizeof(msg)) != 0) {
+			fprintf(stderr, "pollux-cp: %s (see --help)\n", msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct cp cp;
+
+	if (parse_args(argc, argv, &cp.set) != 0)
+		return 2;
+	pthread_mutex_init(&cp.mbox_lock, NULL);
+	cp.started = (uint64_t)time(NULL);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (cp_region_open(&cp) != 0)
+		return 1;
+	int lfd = admin_open(cp.set.admin_socket);
+	if (lfd < 0) {
+		fprintf(stderr, "pollux-cp: admin socket %s: %s\n", cp.set.admin_socket, strerror(errno));
+		return 1;
+	}
+	if (http_start(&cp, cp.set.http_listen) != 0) {
+		fprintf(stderr, "pollux-cp: HTTP on %s failed (address in use, or bad address?)\n",
+			cp.set.http_listen);
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	printf("pollux-cp: ready: admin socket %s, http://%s/metrics\n", cp.set.admin_socket,
+	       cp.set.http_listen);
+
+	while (!quit) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		cp_heartbeat(&cp);
+		int n = poll(&p, 1, 100);
+		if (n > 0 && (p.revents & POLLIN))
+			admin_accept(&cp, lfd);
+	}
+	http_stop();
+	close(lfd);
+	unlink(cp.set.admin_socket);
+	/* The region stays: a running dataplane keeps its counters and rings. */
+	printf("pollux-cp: stopped\n");
+	return 0;
+}
