@@ -70,6 +70,13 @@ int px_settings_set(struct px_settings *s, const char *key, const char *value, c
 int px_settings_load(struct px_settings *s, const char *path, char *msg, size_t n);
 /* Apply a "key=value" argument. Returns 0, or -1 with msg naming it. */
 int px_settings_arg(struct px_settings *s, const char *arg, char *msg, size_t n);
+/*
+ * A process's command line: defaults, then --config FILE, then key=value
+ * arguments, up to "--" (*rest: index of the first argument after it, or
+ * argc). Returns 0, 1 for --help, or -1 after printing the error as prog.
+ */
+int px_settings_parse_argv(struct px_settings *s, int argc, char **argv, const char *prog,
+			   int *rest);
 /* Print every key, its default and doc (for --help and docs). */
 void px_settings_usage(void *file);
 /* One key's current value as text. Returns 0 or -ENOENT. */

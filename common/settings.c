@@ -208,3 +208,41 @@ void px_settings_usage(void *file)
 		fprintf(file, "  %-20s default %-22s %s\n", settings_table[i].name,
 			settings_table[i].def[0] ? settings_table[i].def : "\"\"", settings_table[i].doc);
 }
+
+int px_settings_parse_argv(struct px_settings *s, int argc, char **argv, const char *prog, int *rest)
+{
+	char msg[512];
+	int end = argc;
+
+	px_settings_defaults(s);
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			end = i;
+			break;
+		}
+	*rest = end < argc ? end + 1 : argc;
+	/* --config first, so command-line keys override the file */
+	for (int i = 1; i < end; i++) {
+		if (strcmp(argv[i], "--config") != 0)
+			continue;
+		if (++i >= end) {
+			fprintf(stderr, "%s: --config needs a file\n", prog);
+			return -1;
+		}
+		if (px_settings_load(s, argv[i], msg, sizeof(msg)) != 0) {
+			fprintf(stderr, "%s: %s\n", prog, msg);
+			return -1;
+		}
+	}
+	for (int i = 1; i < end; i++) {
+		if (strcmp(argv[i], "--config") == 0)
+			i++;
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+		else if (px_settings_arg(s, argv[i], msg, sizeof(msg)) != 0) {
+			fprintf(stderr, "%s: %s (see --help)\n", prog, msg);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -33,42 +33,20 @@ static void usage(FILE *f)
 	px_settings_usage(f);
 }
 
-static int parse_args(int argc, char **argv, struct px_settings *s)
-{
-	char msg[512];
-
-	px_settings_defaults(s);
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--config") == 0) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "pollux-cp: --config needs a file\n");
-				return -1;
-			}
-			if (px_settings_load(s, argv[++i], msg, sizeof(msg)) != 0) {
-				fprintf(stderr, "pollux-cp: %s\n", msg);
-				return -1;
-			}
-		}
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--config") == 0) {
-			i++;
-		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			exit(0);
-		} else if (px_settings_arg(s, argv[i], msg, sizeof(msg)) != 0) {
-			fprintf(stderr, "pollux-cp: %s (see --help)\n", msg);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static struct cp cp;
 
-	if (parse_args(argc, argv, &cp.set) != 0)
+	int rest, rc = px_settings_parse_argv(&cp.set, argc, argv, "pollux-cp", &rest);
+	if (rc == 1) {
+		usage(stdout);
+		return 0;
+	}
+	if (rc != 0 || rest != argc) {
+		if (rc == 0)
+			fprintf(stderr, "pollux-cp: unexpected arguments after --\n");
 		return 2;
+	}
 	pthread_mutex_init(&cp.mbox_lock, NULL);
 	cp.started = (uint64_t)time(NULL);
 	setvbuf(stdout, NULL, _IOLBF, 0);

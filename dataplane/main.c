@@ -56,40 +56,14 @@ static long free_hugepages(void)
 
 static int parse_args(int argc, char **argv, struct px_settings *s, int *eal_at)
 {
-	char msg[512];
 
-	px_settings_defaults(s);
-	*eal_at = argc;
-	/* --config first, so command-line keys override the file */
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strcmp(argv[i], "--config") == 0) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "pollux-dp: --config needs a file\n");
-				return -1;
-			}
-			if (px_settings_load(s, argv[i + 1], msg, sizeof(msg)) != 0) {
-				fprintf(stderr, "pollux-dp: %s\n", msg);
-				return -1;
-			}
-		}
+	int rc = px_settings_parse_argv(s, argc, argv, "pollux-dp", eal_at);
+	if (rc == 1) {
+		usage(stdout);
+		exit(0);
 	}
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0) {
-			*eal_at = i + 1;
-			break;
-		}
-		if (strcmp(argv[i], "--config") == 0) {
-			i++;
-		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			exit(0);
-		} else if (px_settings_arg(s, argv[i], msg, sizeof(msg)) != 0) {
-			fprintf(stderr, "pollux-dp: %s (see --help)\n", msg);
-			return -1;
-		}
-	}
+	if (rc != 0)
+		return -1;
 	enum tbl_policy pol;
 	if (tbl_policy_parse(s->policy, &pol) != 0) {
 		fprintf(stderr, "pollux-dp: policy=%s: expected clock or fifo\n", s->policy);

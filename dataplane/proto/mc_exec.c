@@ -63,6 +63,21 @@ int mc_exec_read(struct mc_exec *x, struct tbl_key *k, unsigned flags, struct tb
 	return rc == TBL_OK ? TBL_OK : TBL_NOT_FOUND;
 }
 
+void mc_exec_count_arith(struct mc_exec *x, bool incr, int rc)
+{
+	if (rc == TBL_NOT_FOUND) {
+		if (incr)
+			x->st.incr_misses++;
+		else
+			x->st.decr_misses++;
+	} else if (rc == TBL_OK) {
+		if (incr)
+			x->st.incr_hits++;
+		else
+			x->st.decr_hits++;
+	}
+}
+
 void mc_exec_error(struct mc_out *out, const char *line)
 {
 	mc_out_str(out, line, strlen(line));
@@ -219,17 +234,7 @@ static void exec_arith(struct mc_exec *x, const struct mc_request *req, struct m
 	uint64_t v;
 
 	int rc = tbl_arith(t, &r, &v, NULL);
-	if (rc == TBL_NOT_FOUND) {
-		if (incr)
-			x->st.incr_misses++;
-		else
-			x->st.decr_misses++;
-	} else if (rc == TBL_OK) {
-		if (incr)
-			x->st.incr_hits++;
-		else
-			x->st.decr_hits++;
-	}
+	mc_exec_count_arith(x, incr, rc);
 	if (req->noreply)
 		return;
 	switch (rc) {

@@ -128,5 +128,7 @@ bool mc_exec_owns_key(struct mc_exec *x, struct tbl_key *k, unsigned *part);
 /* Read k from its partition: owner read (flags apply) or remote copy (no bump). */
 int mc_exec_read(struct mc_exec *x, struct tbl_key *k, unsigned flags, struct tbl_item *it);
 void mc_exec_error(struct mc_out *out, const char *line);
+/* incr_hits/decr_hits/..._misses for an arithmetic result (text or meta). */
+void mc_exec_count_arith(struct mc_exec *x, bool incr, int rc);
 
 #endif

@@ -397,17 +397,7 @@ static void meta_arith(struct meta_ctx *c)
 		MC_OUT_LIT(c->out, "SERVER_ERROR out of memory\r\n");
 		return;
 	}
-	if (rc == TBL_NOT_FOUND) {
-		if (incr)
-			x->st.incr_misses++;
-		else
-			x->st.decr_misses++;
-	} else if (rc == TBL_OK) {
-		if (incr)
-			x->st.incr_hits++;
-		else
-			x->st.decr_hits++;
-	}
+	mc_exec_count_arith(x, incr, rc);
 	if (rc != TBL_OK) {
 		mc_out_str(c->out, status_of(rc), 2);
 		out_flags(c, "Ok", NULL, NULL, 0);

@@ -689,32 +689,37 @@ int tbl_touch(struct px_table *t, const struct tbl_key *k, uint32_t exptime)
 	return item_rewrite(t, &loc, k, meta, exptime, cas, NULL);
 }
 
+/* k's live item for a change guarded by cas_in (0: unguarded). */
+static int find_guarded(struct px_table *t, const struct tbl_key *k, uint64_t cas_in,
+			struct tbl_loc *loc)
+{
+	if (!key_ok(k))
+		return TBL_BAD_KEY;
+	find_live(t, k, loc);
+	if (loc->slot == NULL)
+		return TBL_NOT_FOUND;
+	if (cas_in != 0 && tbl_item_cas(t, loc->item, *loc->slot & TBL_OFF_MASK) != cas_in)
+		return TBL_EXISTS;
+	return TBL_OK;
+}
+
 int tbl_delete(struct px_table *t, const struct tbl_key *k, uint64_t cas_in)
 {
 	struct tbl_loc loc;
+	int rc = find_guarded(t, k, cas_in, &loc);
 
-	if (!key_ok(k))
-		return TBL_BAD_KEY;
-	find_live(t, k, &loc);
-	if (loc.slot == NULL)
-		return TBL_NOT_FOUND;
-	if (cas_in != 0 && tbl_item_cas(t, loc.item, *loc.slot & TBL_OFF_MASK) != cas_in)
-		return TBL_EXISTS;
-	log_unlink(t, loc.primary, loc.slot);
-	return TBL_OK;
+	if (rc == TBL_OK)
+		log_unlink(t, loc.primary, loc.slot);
+	return rc;
 }
 
 int tbl_invalidate(struct px_table *t, const struct tbl_key *k, uint64_t cas_in, uint32_t exptime)
 {
 	struct tbl_loc loc;
+	int rc = find_guarded(t, k, cas_in, &loc);
 
-	if (!key_ok(k))
-		return TBL_BAD_KEY;
-	find_live(t, k, &loc);
-	if (loc.slot == NULL)
-		return TBL_NOT_FOUND;
-	if (cas_in != 0 && tbl_item_cas(t, loc.item, *loc.slot & TBL_OFF_MASK) != cas_in)
-		return TBL_EXISTS;
+	if (rc != TBL_OK)
+		return rc;
 	uint8_t meta = (loc.item[0] & ITEM_FETCHED) | ITEM_STALE;
 	return item_rewrite(t, &loc, k, meta, exptime ? exptime : item_exptime(loc.item), 0, NULL);
 }
