@@ -122,6 +122,7 @@ struct dp {
 	uint64_t shm_gen;
 	uint64_t shm_ino;
 	uint64_t shm_retry_tsc;
+	bool cp_alive;             /* pollux-cp's heartbeat is fresh (lcore 0) */
 	enum { DP_CMD_NONE, DP_CMD_FLUSH, DP_CMD_MEM } cmd;
 	uint64_t cmd_arg;
 	_Atomic uint64_t cmd_gen;  /* lcore 0: wo; every lcore applies each generation once */

@@ -242,7 +242,18 @@ void dp_shm_tick0(struct dp *dp, uint64_t now_tsc)
 	}
 	if (dp->shm == NULL)
 		return;
-	atomic_store_explicit(&dp->shm->dp_heartbeat, mono_ns(), memory_order_release);
+	uint64_t now = mono_ns();
+	atomic_store_explicit(&dp->shm->dp_heartbeat, now, memory_order_release);
+	/* Notice the control plane's death and return (no effect on serving;
+	 * the WAL will hold writes in its rings meanwhile). Printed once per
+	 * change, never per packet. */
+	uint64_t cp_hb = atomic_load_explicit(&dp->shm->cp_heartbeat, memory_order_acquire);
+	bool cp_alive = cp_hb != 0 && now - cp_hb < 1000000000ULL;
+	if (cp_alive != dp->cp_alive) {
+		dp->cp_alive = cp_alive;
+		printf("pollux-dp: control plane %s\n", cp_alive ? "present" : "gone (still serving)");
+		fflush(stdout);
+	}
 	if (atomic_load_explicit(&dp->shm->dp_pid, memory_order_relaxed) != (uint64_t)getpid())
 		atomic_store(&dp->shm->dp_pid, (uint64_t)getpid());
 	mbox_poll(dp);
