@@ -39,6 +39,61 @@ static const struct setting_info *setting_find(const char *key)
 	return NULL;
 }
 
+/* Keys whose text values come from a fixed set, and address-shaped keys. */
+static const struct {
+	const char *key;
+	const char *const values[5];
+	const char *why;
+} str_enums[] = {
+	{ "policy", { "clock", "fifo" }, "expected clock or fifo" },
+	{ "pmd", { "auto", "af_xdp", "af_packet" }, "expected auto, af_xdp or af_packet" },
+	{ "log_level", { "error", "warn", "info", "debug" }, "expected error, warn, info or debug" },
+};
+
+/* "ADDR:PORT" with a numeric IPv4 or [IPv6] address and a port 1..65535. */
+static bool listen_ok(const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	char host[64];
+	char *end;
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof(host))
+		return false;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || port == 0 || port > 65535 || colon[1] == '\0')
+		return false;
+	memcpy(host, v, (size_t)(colon - v));
+	host[colon - v] = '\0';
+	if (host[0] == '[') {
+		size_t n = strlen(host);
+		if (n < 3 || host[n - 1] != ']')
+			return false;
+		host[n - 1] = '\0';
+		return inet_pton(AF_INET6, host + 1, &a6) == 1;
+	}
+	return inet_pton(AF_INET, host, &a4) == 1;
+}
+
+static bool str_value_ok(const char *key, const char *v, const char **why)
+{
+	for (size_t i = 0; i < sizeof(str_enums) / sizeof(str_enums[0]); i++) {
+		if (strcmp(key, str_enums[i].key) != 0)
+			continue;
+		for (size_t j = 0; j < 5 && str_enums[i].values[j] != NULL; j++)
+			if (strcmp(v, str_enums[i].values[j]) == 0)
+				return true;
+		*why = str_enums[i].why;
+		return false;
+	}
+	if (strcmp(key, "http_listen") == 0 && !listen_ok(v)) {
+		*why = "expected ADDR:PORT with a numeric IPv4 or [IPv6] address";
+		return false;
+	}
+	return true;
+}
+
 static int parse_u64(const struct setting_info *si, const char *v, uint64_t *out, const char **why)
 {
 	char *end;
@@ -89,6 +144,8 @@ int px_settings_set(struct px_settings *s, const char *key, const char *value, c
 			*why = "longer than 255 bytes";
 			return -EINVAL;
 		}
+		if (!str_value_ok(si->name, value, why))
+			return -EINVAL;
 		strcpy(field, value);
 		return 0;
 	case PX_SET_F64: {
@@ -135,9 +192,16 @@ struct ini_ctx {
 static int ini_cb(void *user, const char *section, const char *name, const char *value)
 {
 	struct ini_ctx *c = user;
+	const char *why = NULL;
 	(void)section; /* sections only group keys */
-	snprintf(c->key, sizeof(c->key), "%s", name);
-	return px_settings_set(c->s, name, value, &c->why) == 0;
+	if (px_settings_set(c->s, name, value, &why) == 0)
+		return 1;
+	/* libinih reports the first failing line and parses on: keep its error */
+	if (c->why == NULL) {
+		snprintf(c->key, sizeof(c->key), "%s", name);
+		c->why = why;
+	}
+	return 0;
 }
 
 int px_settings_load(struct px_settings *s, const char *path, char *msg, size_t n)

@@ -21,6 +21,16 @@
 #include "px_clock.h"
 
 #define DP_ALIVE_NS 1000000000ULL
+
+/*
+ * Age of a heartbeat written by the other process. The heartbeat may be newer
+ * than our clock reading (written between the two loads): that is age 0, not
+ * an unsigned wrap to 2^64.
+ */
+static uint64_t hb_age(uint64_t now, uint64_t hb)
+{
+	return hb == 0 ? UINT64_MAX : (now > hb ? now - hb : 0);
+}
 #define MBOX_WAIT_NS 2000000000ULL
 
 static const char *const runtime_keys[] = { "mem_mb", "idle_sleep_max_us", "sweep_budget",
@@ -96,7 +106,11 @@ int cp_region_open(struct cp *cp)
 		unlink(tmp);
 		return -1;
 	}
-	region_init(h, size, ring_bytes, (uint64_t)time(NULL));
+	/* realtime µs: a new region never repeats an earlier one's generation,
+	 * and the value stays exact as a float64 metric (< 2^53) */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	region_init(h, size, ring_bytes, (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000);
 	if (rename(tmp, path) != 0) {
 		fprintf(stderr, "pollux-cp: rename to %s: %s\n", path, strerror(errno));
 		munmap(h, size);
@@ -118,7 +132,7 @@ void cp_heartbeat(struct cp *cp)
 	atomic_store(&h->cp_pid, (uint64_t)getpid());
 	atomic_store_explicit(&h->cp_heartbeat, now, memory_order_release);
 	bool alive = atomic_load(&h->dp_state) == PX_DP_SERVING &&
-		     now - atomic_load(&h->dp_heartbeat) < DP_ALIVE_NS;
+		     hb_age(now, atomic_load(&h->dp_heartbeat)) < DP_ALIVE_NS;
 	uint64_t pid = atomic_load(&h->dp_pid);
 	if (alive != cp->dp_was_alive || (alive && pid != cp->dp_last_pid)) {
 		if (alive)
@@ -161,8 +175,8 @@ void cp_snapshot(struct cp *cp, struct cp_snapshot *s)
 	s->dp_pid = atomic_load(&h->dp_pid);
 	s->dp_attached = s->dp_pid != 0;
 	s->dp_state = atomic_load(&h->dp_state);
-	s->dp_heartbeat_age_ms = hb && now > hb ? (now - hb) / 1000000 : 0;
-	s->dp_alive = s->dp_state == PX_DP_SERVING && hb != 0 && now - hb < DP_ALIVE_NS;
+	s->dp_heartbeat_age_ms = hb ? hb_age(now, hb) / 1000000 : 0;
+	s->dp_alive = s->dp_state == PX_DP_SERVING && hb_age(now, hb) < DP_ALIVE_NS;
 	s->lcores = h->dp_lcores <= PX_SHM_LCORES_MAX ? h->dp_lcores : PX_SHM_LCORES_MAX;
 	uint64_t unix_now = (uint64_t)time(NULL);
 	s->dp_uptime_s = s->dp_alive && h->dp_started && unix_now > h->dp_started ?
@@ -201,9 +215,9 @@ bool cp_ready(struct cp *cp, char *why, size_t n)
 		snprintf(why, n, "dataplane %s", state == PX_DP_STARTING ? "starting" : "stopped");
 		return false;
 	}
-	if (hb == 0 || now - hb >= DP_ALIVE_NS) {
+	if (hb_age(now, hb) >= DP_ALIVE_NS) {
 		snprintf(why, n, "dataplane heartbeat %llu ms old",
-			 (unsigned long long)(hb ? (now - hb) / 1000000 : 0));
+			 (unsigned long long)(hb ? hb_age(now, hb) / 1000000 : 0));
 		return false;
 	}
 	snprintf(why, n, "serving");

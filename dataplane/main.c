@@ -64,15 +64,6 @@ static int parse_args(int argc, char **argv, struct px_settings *s, int *eal_at)
 	}
 	if (rc != 0)
 		return -1;
-	enum tbl_policy pol;
-	if (tbl_policy_parse(s->policy, &pol) != 0) {
-		fprintf(stderr, "pollux-dp: policy=%s: expected clock or fifo\n", s->policy);
-		return -1;
-	}
-	if (strcmp(s->pmd, "auto") && strcmp(s->pmd, "af_xdp") && strcmp(s->pmd, "af_packet")) {
-		fprintf(stderr, "pollux-dp: pmd=%s: expected auto, af_xdp or af_packet\n", s->pmd);
-		return -1;
-	}
 	struct tbl_config cfg;
 	if (dp_part_region_size(s, &cfg, 0) == 0) {
 		fprintf(stderr, "pollux-dp: mem_mb=%llu is too small for item_size_max=%llu "

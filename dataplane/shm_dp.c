@@ -248,7 +248,8 @@ void dp_shm_tick0(struct dp *dp, uint64_t now_tsc)
 	 * the WAL will hold writes in its rings meanwhile). Printed once per
 	 * change, never per packet. */
 	uint64_t cp_hb = atomic_load_explicit(&dp->shm->cp_heartbeat, memory_order_acquire);
-	bool cp_alive = cp_hb != 0 && now - cp_hb < 1000000000ULL;
+	/* a heartbeat newer than our clock reading is fresh, not 2^64 ns old */
+	bool cp_alive = cp_hb != 0 && (cp_hb >= now || now - cp_hb < 1000000000ULL);
 	if (cp_alive != dp->cp_alive) {
 		dp->cp_alive = cp_alive;
 		printf("pollux-dp: control plane %s\n", cp_alive ? "present" : "gone (still serving)");

@@ -13,6 +13,8 @@ PKGS=(
   # tests and benchmarks
   memcached libmemcached-tools iproute2 bpftool procps iputils-ping ethtool
   python3 python3-pymemcache python3-pytest python3-prometheus-client
+  # the quick start checks /ready with it and tells how to read /metrics
+  curl
 )
 
 missing=()

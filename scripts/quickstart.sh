@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# Quick start: install what is missing, build the release flavour, put a veth
-# pair between two network namespaces (pollux-srv, pollux-cli), start
-# pollux-dp on the server end (AF_XDP, falling back to AF_PACKET) serving
-# memcached over UDP on 198.18.0.1, run a short benchmark from the client end
-# with a live progress line, and print how to connect. The appliance keeps
-# running after the script returns.
+# Quick start: install what is missing, build the release flavour, start
+# pollux-cp (the control plane: shared region, admin socket for polluxctl,
+# HTTP /metrics /health /ready on 127.0.0.1:11280) in this host's own
+# namespace, put a veth pair between two network namespaces (pollux-srv,
+# pollux-cli), start pollux-dp on the server end (AF_XDP, falling back to
+# AF_PACKET) serving memcached over UDP on 198.18.0.1, wait until
+# http://127.0.0.1:11280/ready answers 200, run a short benchmark from the
+# client end with a live progress line, and print how to connect and
+# manage it. The appliance keeps running after the script returns.
 #
 #   scripts/quickstart.sh [--config FILE] [key=value ...]   start (or reuse) and benchmark
-#   scripts/quickstart.sh --stop [--purge]                  stop it, remove the namespaces
+#   scripts/quickstart.sh --stop [--purge]                  stop both, remove the namespaces
 #
-# Settings (key=value, or an INI --config FILE) go to pollux-dp; see
-# build/release/pollux-dp --help. iface and ip are fixed here. Running it
-# again starts only what is not running: a running pollux-dp, and the data in
-# its cache, are kept (new settings then need --stop first). --stop ends
-# pollux-dp (its cache lives in its memory, so the cached data goes with it)
-# and removes the namespaces; its log stays in /run/pollux unless --purge.
+# Settings (key=value, or an INI --config FILE) go to both pollux-cp and
+# pollux-dp (they read the same keys; see build/release/pollux-dp --help).
+# iface and ip are fixed here. Running it again starts only what is not
+# running: a running pollux-cp and pollux-dp, and the data in the cache, are
+# kept (new settings then need --stop first). --stop ends pollux-dp (its
+# cache lives in its memory, so the cached data goes with it), then
+# pollux-cp, and removes the namespaces; the logs stay in /run/pollux and
+# the shared region in shm_path (a new pollux-cp adopts it) unless --purge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,9 +28,16 @@ STATE=/run/pollux
 LOG=$STATE/dp.log
 PIDFILE=$STATE/dp.pid
 ARGSFILE=$STATE/dp.args
+CPLOG=$STATE/cp.log
+CPPIDFILE=$STATE/cp.pid
+CPARGSFILE=$STATE/cp.args
+CPMGMT=$STATE/cp.mgmt        # the shm_path, admin_socket, http_listen in use
 HPORIG=$STATE/hugepages.orig
 DP=build/release/pollux-dp
+CP=build/release/pollux-cp
+CTL=build/release/polluxctl
 BENCH=build/release/pollux-bench
+READY_TIMEOUT=30
 # shellcheck source=../tests/lib/netns.sh
 . tests/lib/netns.sh
 
@@ -70,7 +82,88 @@ setting() {
   echo "${v:-$def}"
 }
 
+# -- pollux-cp: the management side, in this host's own network namespace ------
+# Its shared region, admin socket and HTTP address: from the settings, or,
+# for a pollux-cp this script started earlier, what it was started with.
+SHM=$(setting shm_path /dev/shm/pollux)
+SOCK=$(setting admin_socket /run/pollux/admin.sock)
+HTTP=$(setting http_listen 127.0.0.1:11280)
+cp_mgmt_load() {
+  # shellcheck disable=SC1090
+  [ -f "$CPMGMT" ] && . "$CPMGMT"
+  return 0
+}
+cp_mgmt_save() { printf 'SHM=%q\nSOCK=%q\nHTTP=%q\n' "$SHM" "$SOCK" "$HTTP" > "$CPMGMT"; }
+
+is_cp() { pxnet_running "$1" pollux-cp; }
+pidfile_pid() { cat "$1" 2>/dev/null || true; }
+
+# The running pollux-cp: the one in the pid file, else whichever answers on
+# the admin socket (started by hand, or by an earlier version of this script).
+cp_pid() {
+  local pid
+  pid=$(pidfile_pid "$CPPIDFILE")
+  if is_cp "$pid"; then
+    echo "$pid"
+    return 0
+  fi
+  [ -x "$CTL" ] || return 1
+  pid=$("$CTL" --socket "$SOCK" --json status 2>/dev/null | /usr/bin/python3 -c \
+    'import json, sys; print(json.load(sys.stdin)["cp"]["pid"])' 2>/dev/null) || return 1
+  is_cp "$pid" && echo "$pid"
+}
+
+# The log lines of the last pollux-cp start.
+cp_last_log() {
+  awk '/^== .* pollux-cp /{buf=""} {buf = buf $0 "\n"} END{printf "%s", buf}' "$CPLOG"
+}
+
+# Start pollux-cp detached (its own session: ^C here does not reach it) and
+# wait for its ready line; 1 if it exits or is not ready in 20 s.
+cp_start() {
+  local off i pid
+  touch "$CPLOG"
+  off=$(stat -c %s "$CPLOG")
+  echo "== $(date -Is) pollux-cp $*" >> "$CPLOG"
+  rm -f "$CPPIDFILE"
+  # shellcheck disable=SC2016
+  setsid -f /bin/sh -c 'echo $$ > "$0"; exec "$@"' "$CPPIDFILE" "$CP" "$@" \
+    >> "$CPLOG" 2>&1 < /dev/null
+  for ((i = 0; i < 200; i++)); do
+    if tail -c +"$((off + 1))" "$CPLOG" | grep "^pollux-cp: ready:" > /dev/null; then
+      return 0
+    fi
+    pid=$(pidfile_pid "$CPPIDFILE")
+    if ((i > 5)) && ! is_cp "$pid"; then
+      tail -c +"$((off + 1))" "$CPLOG" | grep "^pollux-cp: ready:" > /dev/null && return 0
+      return 1
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+cp_stop() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    is_cp "$pid" || break
+    sleep 0.1
+  done
+  if is_cp "$pid"; then
+    say "pollux-cp (pid $pid) still running 10 s after SIGTERM: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$CPPIDFILE"
+}
+
+# HTTP status of a management URL ("000" when nothing answers).
+http_code() {
+  curl -g -s -o /dev/null -m 2 -w '%{http_code}' "http://$HTTP$1" 2>/dev/null || true
+}
+
 if ((stop)); then
+  cp_mgmt_load
   if pid=$(pxnet_dp_pid "$PIDFILE" || pxnet_dp_find); then
     say "stopping pollux-dp (pid $pid)"
     pxnet_dp_stop "$PIDFILE"
@@ -79,16 +172,33 @@ if ((stop)); then
     say "pollux-dp is not running"
   fi
   rm -f "$PIDFILE" "$ARGSFILE"
+  if pid=$(cp_pid); then
+    say "stopping pollux-cp (pid $pid)"
+    cp_stop "$pid"
+  else
+    say "pollux-cp is not running"
+  fi
+  rm -f "$CPARGSFILE"
   if pxnet_ns_exists "$PX_SRV_NS" || pxnet_ns_exists "$PX_CLI_NS"; then
     pxnet_down
     say "removed namespaces $PX_SRV_NS and $PX_CLI_NS (and the veth pair)"
   fi
   pxnet_hugepages_restore "$HPORIG"
   if ((purge)); then
+    if [ -f "$SHM" ]; then
+      rm -f "$SHM"
+      say "removed the shared region $SHM"
+    fi
     rm -rf "$STATE"
-    say "removed $STATE (log and state)"
-  elif [ -f "$LOG" ]; then
-    say "log kept in $LOG (--stop --purge removes it)"
+    say "removed $STATE (logs and state)"
+  else
+    kept=()
+    [ -f "$CPLOG" ] && kept+=("$CPLOG")
+    [ -f "$LOG" ] && kept+=("$LOG")
+    [ -f "$SHM" ] && kept+=("$SHM (the shared region: the next pollux-cp adopts it)")
+    if ((${#kept[@]})); then
+      say "kept ${kept[*]}; --stop --purge removes them"
+    fi
   fi
   say "the cache lived in pollux-dp's memory: its contents are gone"
   exit 0
@@ -109,6 +219,32 @@ fi
 
 lcores=$(setting lcores 1)
 [[ $lcores =~ ^[0-9]+$ ]] && ((lcores >= 1)) || die "lcores=$lcores: expected a positive integer"
+
+# pollux-cp first: it makes the shared region pollux-dp attaches to.
+args=()
+[ -n "$config" ] && args+=(--config "$config")
+args+=("${settings[@]}")
+if [ -f "$CPMGMT" ] && is_cp "$(pidfile_pid "$CPPIDFILE")"; then
+  cp_mgmt_load         # ours, started earlier: its paths, whatever is asked now
+fi
+if cppid=$(cp_pid); then
+  say "pollux-cp already running (pid $cppid): keeping it"
+  [ -f "$CPPIDFILE" ] || echo "$cppid" > "$CPPIDFILE"
+  if ((${#args[@]})) && [ "${args[*]}" != "$(cat "$CPARGSFILE" 2>/dev/null)" ]; then
+    say "note: '${args[*]}' not applied to the running pollux-cp; scripts/quickstart.sh --stop first"
+  fi
+else
+  say "starting pollux-cp${args[*]:+ ${args[*]}} (log $CPLOG)"
+  if ! cp_start "${args[@]}"; then
+    echo "quickstart: pollux-cp did not start; its output:" >&2
+    cp_last_log | tail -n 30 >&2
+    exit 1
+  fi
+  cppid=$(cat "$CPPIDFILE")
+  echo "${args[*]}" > "$CPARGSFILE"
+  cp_mgmt_save
+  grep -E "^pollux-cp: (created|adopted|ready)" <(cp_last_log) | sed 's/^/  /'
+fi
 running=$(pxnet_dp_pid "$PIDFILE" || pxnet_dp_find || true)
 if [ -n "$running" ]; then
   pxnet_up "$(pxnet_queues)"      # as it is: pollux-dp is attached to it
@@ -117,9 +253,7 @@ else
 fi || die "cannot set up namespaces $PX_SRV_NS/$PX_CLI_NS"
 say "namespaces $PX_SRV_NS ($PX_SRV_IF, pollux-dp owns $PX_SRV_IP) and $PX_CLI_NS ($PX_CLI_IF, $PX_CLI_IP/$PX_PREFIX) up, $(pxnet_queues) queue(s)"
 
-dp_args=()
-[ -n "$config" ] && dp_args+=(--config "$config")
-dp_args+=("${settings[@]}")
+dp_args=("${args[@]}")
 if [ -n "$running" ]; then
   pid=$running
   echo "$pid" > "$PIDFILE"
@@ -166,6 +300,29 @@ else
   grep -E "^pollux-dp: .*(attached as|ready:)" <(pxnet_dp_last_log "$LOG") | sed 's/^/  /'
 fi
 pid=$(pxnet_dp_pid "$PIDFILE") || die "pollux-dp is not running; see $LOG"
+
+# Ready: pollux-cp sees pollux-dp attached, serving and heartbeating.
+for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
+  [ "$(http_code /ready)" = 200 ] && break
+  if ! is_cp "$cppid" || ! pxnet_running "$pid" pollux-dp; then
+    break       # one of them died: no use waiting
+  fi
+  sleep 0.1
+done
+if [ "$(http_code /ready)" != 200 ]; then
+  {
+    is_cp "$cppid" || echo "quickstart: pollux-cp (pid $cppid) exited"
+    pxnet_running "$pid" pollux-dp || echo "quickstart: pollux-dp (pid $pid) exited"
+    echo "quickstart: http://$HTTP/ready did not answer 200 within ${READY_TIMEOUT}s:" \
+      "$(curl -g -s -m 2 "http://$HTTP/ready" 2>&1 || echo "no answer")"
+    echo "--- pollux-cp (pid ${cppid:-?}), $CPLOG:"
+    cp_last_log 2>/dev/null | tail -n 20
+    echo "--- pollux-dp (pid $pid), $LOG:"
+    pxnet_dp_last_log "$LOG" 2>/dev/null | tail -n 20
+  } >&2
+  exit 1
+fi
+say "ready: http://$HTTP/ready answers 200 (pollux-cp pid $cppid, pollux-dp pid $pid)"
 
 echo
 echo "== set and get over UDP from $PX_CLI_NS =="
@@ -231,6 +388,8 @@ PY
 fi
 ((bench_rc == 0)) || say "the benchmark reported a problem (exit $bench_rc)"
 
+ctl=$CTL
+[ "$SOCK" = /run/pollux/admin.sock ] || ctl="$CTL --socket $SOCK"
 parts=""
 ((lcores > 1)) && parts="
 Port 11211 takes any key; 11212..$((11211 + lcores)) reach partition p directly at 11212+p."
@@ -247,6 +406,16 @@ Clients run in namespace $PX_CLI_NS ($PX_CLI_IP). Try it:
 
 Every UDP request starts with memcached's 8-byte frame: request id, sequence 0,
 total 1, reserved 0 (16-bit big-endian each); replies carry the same id.
+
+Manage it: pollux-cp (pid $cppid, log $CPLOG) serves polluxctl on $SOCK
+and HTTP on $HTTP, from this shell (no namespace needed):
+
+  $ctl status        # readiness, pids, address, memory
+  $ctl top           # live ops/s, hit ratio, latency, lcore busy share (^C quits)
+  $ctl stats         # every counter; --json for scripts
+  curl -s http://$HTTP/metrics | grep '^memcached_'    # Prometheus
+  curl -s http://$HTTP/ready
+
 Stop: scripts/quickstart.sh --stop   (the cache is in memory: its contents go with pollux-dp)
 EOF
 exit "$bench_rc"

@@ -17,6 +17,7 @@
 #                              nr_hugepages, the old value goes to file ORIG
 #   pxnet_hugepages_restore ORIG
 #   pxnet_dp_pid PIDFILE       print the pid of the pollux-dp in PIDFILE if it runs
+#   pxnet_running PID NAME     PID is a live process named NAME (not a zombie)
 #   pxnet_dp_start BIN LOG PIDFILE [TIMEOUT] -- SETTINGS...
 #                              start pollux-dp detached in pollux-srv, log to LOG,
 #                              wait for its ready line; on failure print the log tail
@@ -136,12 +137,20 @@ pxnet_hugepages_restore() {
   rm -f "$orig"
 }
 
+# PID is a live process named NAME (a killed one waiting to be reaped, a
+# zombie, is not).
+pxnet_running() {
+  local pid=$1 name=$2 state
+  [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] || return 1
+  state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
 pxnet_dp_pid() {
   local pidfile=$1 pid
   [ -f "$pidfile" ] || return 1
   read -r pid < "$pidfile" || return 1
-  [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = pollux-dp ] ||
-    return 1
+  pxnet_running "$pid" pollux-dp || return 1
   echo "$pid"
 }
 
@@ -150,7 +159,7 @@ pxnet_dp_find() {
   local pid
   pxnet_ns_exists "$PX_SRV_NS" || return 1
   for pid in $(ip netns pids "$PX_SRV_NS" 2>/dev/null | sort -rn); do
-    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = pollux-dp ]; then
+    if pxnet_running "$pid" pollux-dp; then
       echo "$pid"
       return 0
     fi
@@ -198,7 +207,7 @@ pxnet_dp_stop() {
   pid=$(pxnet_dp_pid "$pidfile") || pid=$(pxnet_dp_find) || { rm -f "$pidfile"; return 0; }
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < timeout * 10; i++)); do
-    [ -d "/proc/$pid" ] || { rm -f "$pidfile"; return 0; }
+    pxnet_running "$pid" pollux-dp || { rm -f "$pidfile"; return 0; }
     sleep 0.1
   done
   pxnet_log "pollux-dp (pid $pid) still running ${timeout}s after SIGTERM: SIGKILL"
