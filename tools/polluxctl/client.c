@@ -226,3 +226,19 @@ void ctl_fmt_bytes(char *buf, size_t n, double b)
 	}
 	snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
 }
+
+json_t *ctl_for_text(const struct ctl *c, json_t *reply, int *rc)
+{
+	if (reply == NULL)
+		return NULL;
+	if (c->json) {
+		*rc = ctl_print_json(reply);
+		return NULL;
+	}
+	if (!ctl_ok(reply)) {
+		json_decref(reply);
+		*rc = CTL_EXIT_FAILED;
+		return NULL;
+	}
+	return reply;
+}

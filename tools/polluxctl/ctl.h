@@ -37,6 +37,12 @@ json_t *ctl_cmd(const struct ctl *c, const char *cmd, int *rc);
 bool ctl_ok(const json_t *reply);
 /* Print reply as JSON (pretty on a terminal), consume it, return the exit code. */
 int ctl_print_json(json_t *reply);
+/*
+ * A reply to show as text, or NULL when it is already dealt with (*rc holds
+ * the exit code): no reply (rc as ctl_cmd left it), printed as JSON under
+ * --json, or a failure (reported by ctl_ok).
+ */
+json_t *ctl_for_text(const struct ctl *c, json_t *reply, int *rc);
 
 /* Integer / number fields, 0 when absent. */
 uint64_t ctl_u64(const json_t *o, const char *key);

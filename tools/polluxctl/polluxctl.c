@@ -48,16 +48,10 @@ static int cmd_status(const struct ctl *c)
 {
 	char up[32], dpup[32], lim[32];
 	int rc;
-	json_t *r = ctl_cmd(c, "status", &rc);
+	json_t *r = ctl_for_text(c, ctl_cmd(c, "status", &rc), &rc);
 
 	if (r == NULL)
 		return rc;
-	if (c->json)
-		return ctl_print_json(r);
-	if (!ctl_ok(r)) {
-		json_decref(r);
-		return CTL_EXIT_FAILED;
-	}
 	const json_t *cp = json_object_get(r, "cp"), *dp = json_object_get(r, "dataplane");
 	const json_t *reg = json_object_get(r, "region");
 	ctl_fmt_duration(up, sizeof(up), ctl_u64(cp, "uptime_s"));
@@ -107,15 +101,9 @@ static int cmd_config(const struct ctl *c, int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	}
 	bool get_all = argc == 1, set = argc == 3;
-	json_t *r = ctl_call(c, req, &rc);
+	json_t *r = ctl_for_text(c, ctl_call(c, req, &rc), &rc);
 	if (r == NULL)
 		return rc;
-	if (c->json)
-		return ctl_print_json(r);
-	if (!ctl_ok(r)) {
-		json_decref(r);
-		return CTL_EXIT_FAILED;
-	}
 	if (set) {
 		const char *m = ctl_str(r, "message");
 		printf("%s = %s%s%s\n", ctl_str(r, "key"), ctl_str(r, "value"), *m ? ": " : "", m);
@@ -142,16 +130,10 @@ static int cmd_config(const struct ctl *c, int argc, char **argv)
 static int cmd_simple(const struct ctl *c, const char *cmd)
 {
 	int rc;
-	json_t *r = ctl_cmd(c, cmd, &rc);
+	json_t *r = ctl_for_text(c, ctl_cmd(c, cmd, &rc), &rc);
 
 	if (r == NULL)
 		return rc;
-	if (c->json)
-		return ctl_print_json(r);
-	if (!ctl_ok(r)) {
-		json_decref(r);
-		return CTL_EXIT_FAILED;
-	}
 	if (strcmp(cmd, "flush") == 0) {
 		printf("%s\n", ctl_str(r, "message"));
 	} else if (strcmp(cmd, "version") == 0) {

@@ -39,16 +39,10 @@ int ctl_stats(const struct ctl *c)
 	const char *key;
 	json_t *v;
 	int rc;
-	json_t *r = ctl_cmd(c, "stats", &rc);
+	json_t *r = ctl_for_text(c, ctl_cmd(c, "stats", &rc), &rc);
 
 	if (r == NULL)
 		return rc;
-	if (c->json)
-		return ctl_print_json(r);
-	if (!ctl_ok(r)) {
-		json_decref(r);
-		return CTL_EXIT_FAILED;
-	}
 	const json_t *t = json_object_get(r, "total");
 	const json_t *hr = json_object_get(r, "hit_ratio");
 	ctl_fmt_duration(up, sizeof(up), ctl_u64(r, "uptime_s"));
