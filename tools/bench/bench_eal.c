@@ -73,6 +73,13 @@ static int reexec_no_huge(void)
 	return -1;
 }
 
+/* EAL makes /var/run/dpdk/<prefix> even in memory-only modes; one per run
+ * would pile up, so the empty directory goes at exit. */
+static void remove_runtime_dir(void)
+{
+	rmdir(rte_eal_get_runtime_dir());
+}
+
 int bench_eal_init(int argc, char **argv, uint64_t mem_bytes, bool force_no_huge,
 		   bool *hugepages)
 {
@@ -129,6 +136,7 @@ int bench_eal_init(int argc, char **argv, uint64_t mem_bytes, bool force_no_huge
 	}
 	eal_hugepages = !no_huge;
 	*hugepages = eal_hugepages;
+	atexit(remove_runtime_dir);
 	return 0;
 }
 
