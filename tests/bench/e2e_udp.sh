@@ -16,6 +16,7 @@
 set -euo pipefail
 BUILD=${1:-build/release}
 SECS=${2:-5}
+PMD=${PMD:-auto}   # pollux-dp pmd= setting: auto, af_xdp or af_packet
 SRV=pxb-srv CLI=pxb-cli VS=pxb-s VC=pxb-c IP_S=198.18.1.1 IP_C=198.18.1.2
 OUT=$(mktemp -d)
 PIDS=()
@@ -71,7 +72,7 @@ ip netns exec "$CLI" ip neigh flush dev "$VC"
 # --- pollux-dp: 1 dataplane lcore on the same veth ---
 HUGE=yes
 [ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -ge 256 ] || HUGE=no
-ip netns exec "$SRV" "$BUILD/pollux-dp" iface="$VS" ip="$IP_S" lcores=1 mem_mb=256 \
+ip netns exec "$SRV" "$BUILD/pollux-dp" iface="$VS" ip="$IP_S" lcores=1 mem_mb=256 pmd="$PMD" \
 	hugepages="$HUGE" >"$OUT/dp.log" 2>&1 &
 DP=$!
 PIDS+=("$DP")
