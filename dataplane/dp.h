@@ -93,6 +93,10 @@ struct dp_lcore {
 	struct dp_fault fault;
 	struct dp_counters c;
 	uint64_t applied_gen;      /* last dp->cmd_gen applied to the own partition */
+	/* burst prefetch: each RX packet's first-key hash, reused by the executor */
+	uint64_t hint_hash[DP_BURST * 4];
+	bool hint_ok[DP_BURST * 4];
+	unsigned burst_pos;        /* index of the packet being run in this burst */
 	uint64_t lat_count;
 	uint64_t lat_sum_ns;
 	uint64_t lat_hist[PX_SHM_LAT_BUCKETS];

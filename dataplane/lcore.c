@@ -136,10 +136,11 @@ int dp_lcore_main(void *arg)
 		/* packet -> bucket -> item prefetch across the burst, then run each */
 		for (unsigned i = 0; i < n; i++)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-		if (n > 1)
-			dp_mc_prefetch(lc, pkts, n);
-		for (unsigned i = 0; i < n; i++)
+		dp_mc_prefetch(lc, pkts, n);
+		for (unsigned i = 0; i < n; i++) {
+			lc->burst_pos = i;
 			dp_net_input(lc, pkts[i]);
+		}
 		unsigned fwd = dp->nlcores > 1 ? drain_forwarded(lc) : 0;
 		if (lc->ntx || lc->fault.on)
 			tx_flush(lc);

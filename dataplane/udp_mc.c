@@ -130,6 +130,29 @@ static void run(struct dp_lcore *lc, struct dp_cont *c)
 	dp_udp_reply_send(lc, c);
 }
 
+/*
+ * The first key of a memcached payload: the word after the command word.
+ * No validation beyond bounds; the real parse comes later. Used on the frame
+ * (prefetch) and on the continuation's copy (hash hint) alike, so both find
+ * the same bytes.
+ */
+static bool first_key(const uint8_t *c, const uint8_t *end, const uint8_t **key, uint32_t *klen)
+{
+	const uint8_t *sp = c, *stop = c + RTE_MIN(end - c, 12);
+	while (sp < stop && *sp != ' ')
+		sp++;
+	if (sp == stop)
+		return false;
+	const uint8_t *k = sp + 1, *e = k;
+	while (e < end && e - k <= TBL_KEY_MAX && *e != ' ' && *e != '\r' && *e != '\n')
+		e++;
+	if (e == k || e - k > TBL_KEY_MAX)
+		return false;
+	*key = k;
+	*klen = (uint32_t)(e - k);
+	return true;
+}
+
 void dp_mc_datagram(struct dp_lcore *lc, struct rte_mbuf *m, uint16_t dst_port,
 		    const uint8_t *dgram, uint16_t len)
 {
@@ -165,14 +188,20 @@ void dp_mc_datagram(struct dp_lcore *lc, struct rte_mbuf *m, uint16_t dst_port,
 	m->next = NULL;
 	m->data_len = DP_HDR_ROOM;
 	m->ol_flags = 0;
+	/* The burst prefetch hashed this datagram's first key: hand the hash on.
+	 * Only for this run: the continuation's memory is reused afterwards. */
+	const uint8_t *k;
+	uint32_t kl;
+	if (lc->hint_ok[lc->burst_pos] && first_key(c->pay, c->pay + c->pay_len, &k, &kl)) {
+		lc->x.hint_key = k;
+		lc->x.hint_klen = kl;
+		lc->x.hint_hash = lc->hint_hash[lc->burst_pos];
+	}
 	run(lc, c);
+	lc->x.hint_key = NULL;
 }
 
-/*
- * Peek at a frame that looks like a memcached datagram and return its first
- * key (the word after the command word), for prefetching. No validation
- * beyond bounds: the real parse comes later.
- */
+/* The first key of a frame that looks like a memcached datagram. */
 static bool peek_key(struct rte_mbuf *m, const uint8_t **key, uint32_t *klen)
 {
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -185,27 +214,14 @@ static bool peek_key(struct rte_mbuf *m, const uint8_t **key, uint32_t *klen)
 	unsigned off = RTE_ETHER_HDR_LEN + (ip->version_ihl & 0xf) * 4u + 8 + 8;
 	if (ip->next_proto_id != IPPROTO_UDP || off + 6 > len)
 		return false;
-	const uint8_t *c = p + off, *end = p + len;
-	const uint8_t *sp = c, *stop = c + RTE_MIN(end - c, 12);
-	while (sp < stop && *sp != ' ')
-		sp++;
-	if (sp == stop)
-		return false;
-	const uint8_t *k = sp + 1, *e = k;
-	while (e < end && e - k <= TBL_KEY_MAX && *e != ' ' && *e != '\r' && *e != '\n')
-		e++;
-	if (e == k || e - k > TBL_KEY_MAX)
-		return false;
-	*key = k;
-	*klen = (uint32_t)(e - k);
-	return true;
+	return first_key(p + off, p + len, key, klen);
 }
 
 void dp_mc_prefetch(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
 {
 	struct dp *dp = lc->dp;
-	uint64_t h[DP_BURST * 4];
-	bool ok[DP_BURST * 4];
+	uint64_t *h = lc->hint_hash;
+	bool *ok = lc->hint_ok;
 
 	for (unsigned i = 0; i < n; i++) {
 		const uint8_t *k;

@@ -34,9 +34,17 @@ void mc_exec_tick(struct mc_exec *x, uint32_t now)
 		tbl_set_time(x->parts[i], now);
 }
 
+/* k's hash, from the caller's hint when it is this very key (no rehash). */
+static uint64_t key_hash(const struct mc_exec *x, const struct tbl_key *k)
+{
+	if (k->key == x->hint_key && k->klen == x->hint_klen)
+		return x->hint_hash;
+	return tbl_hash(k->key, k->klen, x->cfg.hash_seed);
+}
+
 struct px_table *mc_exec_table(struct mc_exec *x, struct tbl_key *k)
 {
-	k->hash = tbl_hash(k->key, k->klen, x->cfg.hash_seed);
+	k->hash = key_hash(x, k);
 	return x->parts[mc_exec_part_of(k->hash, x->nparts)];
 }
 
@@ -47,16 +55,16 @@ static bool owns(const struct mc_exec *x, unsigned part)
 
 bool mc_exec_owns_key(struct mc_exec *x, struct tbl_key *k, unsigned *part)
 {
-	k->hash = tbl_hash(k->key, k->klen, x->cfg.hash_seed);
+	k->hash = key_hash(x, k);
 	*part = mc_exec_part_of(k->hash, x->nparts);
 	return owns(x, *part);
 }
 
 int mc_exec_read(struct mc_exec *x, struct tbl_key *k, unsigned flags, struct tbl_item *it)
 {
-	unsigned part;
+	unsigned part = mc_exec_part_of(k->hash, x->nparts);
 
-	if (mc_exec_owns_key(x, k, &part))
+	if (owns(x, part))
 		return tbl_get(x->parts[part], k, flags, it);
 	x->remote_reads++;
 	int rc = tbl_read_copy(x->parts[part], k, x->rbuf, x->rbuf_len, it);

@@ -73,6 +73,11 @@ struct mc_exec {
 	 */
 	void (*defer)(void *ctx, unsigned part, const char *req, size_t len);
 	void *defer_ctx;
+	/* A key the caller already hashed (the dataplane's burst prefetch):
+	 * a key at exactly this address and length takes hint_hash. */
+	const void *hint_key;
+	uint32_t hint_klen;
+	uint64_t hint_hash;
 	struct mc_exec_cfg cfg;
 	struct mc_server_info *info;
 	uint32_t now;
@@ -125,7 +130,8 @@ void mc_exec_stats(struct mc_exec *x, const struct mc_request *req, struct mc_ou
 struct px_table *mc_exec_table(struct mc_exec *x, struct tbl_key *k);
 /* Partition of k (hashing it) and whether this executor owns it. */
 bool mc_exec_owns_key(struct mc_exec *x, struct tbl_key *k, unsigned *part);
-/* Read k from its partition: owner read (flags apply) or remote copy (no bump). */
+/* Read k (hashed by mc_exec_table or mc_exec_owns_key) from its partition:
+ * owner read (flags apply) or remote copy (no bump). */
 int mc_exec_read(struct mc_exec *x, struct tbl_key *k, unsigned flags, struct tbl_item *it);
 void mc_exec_error(struct mc_out *out, const char *line);
 /* incr_hits/decr_hits/..._misses for an arithmetic result (text or meta). */
