@@ -24,6 +24,13 @@
 	X(pmd,               STR, "auto",      0, 0, "auto | af_xdp | af_packet: driver for iface (auto tries af_xdp)") \
 	X(udp_port,          U64, "11211",     1, 65535, "memcached UDP port; base+p reaches partition p") \
 	X(udp_partition_ports, U64, "1",       0, 1, "also serve UDP ports base+1..base+N (partition-aware clients)") \
+	X(tcp_port,          U64, "11211",     0, 65535, "memcached TCP port (0: no TCP)") \
+	X(max_conns,         U64, "4096",      1, 1048576, "open TCP connections; beyond, new ones get ERROR Too many open connections") \
+	X(tcp_syn_backlog,   U64, "256",       1, 65536, "half-open TCP connections per lcore before SYN cookies") \
+	X(tcp_idle_timeout,  U64, "0",         0, 31536000, "seconds a TCP connection may stay idle before it is closed (0: never)") \
+	X(tcp_rto_min_ms,    U64, "200",       1, 60000, "smallest TCP retransmission timeout, ms") \
+	X(tcp_time_wait_max, U64, "1024",      0, 1048576, "TCP connections per lcore kept in TIME_WAIT; beyond, the oldest is dropped") \
+	X(tcp_time_wait_ms,  U64, "10000",     0, 600000, "how long a closed TCP connection stays in TIME_WAIT, ms") \
 	X(lcores,            U64, "1",         1, 64, "dataplane lcores, one partition each") \
 	X(mem_mb,            U64, "64",        1, 1048576, "item memory per partition, MiB (hard limit)") \
 	X(index_items,       U64, "0",         0, 1ULL << 33, "items per partition the index is sized for (0: mem/64)") \
