@@ -17,6 +17,18 @@ meanwhile) and this module's state directory.
         net.run_client(["ping", "-c", "1", pxnet.SRV_IP])
         result = net.stop_dp()                        # SIGTERM; rc, output, counters
 
+A kernel server instead of pollux-dp, for running the same tests against a
+reference (Debian's memcached) on the same wire:
+
+        srv = net.start_kernel_server(["memcached", "-u", "root", "-l", pxnet.SRV_IP])
+        s = net.client_tcp_socket()                   # TCP socket in pollux-cli
+        s.connect((pxnet.SRV_IP, 11211))
+        rc, lines = net.stop_kernel_server()
+
+gives 198.18.0.1/24 to the server namespace's kernel (on veth-srv) while it
+runs and takes it back afterwards; pollux-dp and a kernel server never run
+at the same time on one pair.
+
 Sockets: client_socket() switches the calling thread into the client
 namespace with setns(2) just long enough to create the socket; a socket
 stays in the namespace it was created in, so the test code itself runs in
@@ -260,6 +272,52 @@ class Dataplane:
         return self.result
 
 
+class KernelServer:
+    """A process started by Appliance.start_kernel_server(); output collected by a thread."""
+
+    def __init__(self, argv, log_path=None):
+        self.argv = argv
+        self.lines = []
+        self._log = open(log_path, "a") if log_path else None
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, errors="replace",
+                                     bufsize=1, preexec_fn=_pdeathsig_term)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self):
+        """The server's pid (`ip netns exec` execs it, so it is the same process)."""
+        return self.proc.pid
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            if self._log:
+                self._log.write(line + "\n")
+                self._log.flush()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.lines.append("pxnet: %s did not stop within %ds of SIGTERM: killed"
+                                  % (self.argv[3] if len(self.argv) > 3 else self.argv, timeout))
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(10)
+        if self._log:
+            self._log.close()
+            self._log = None
+        return self.proc.returncode, list(self.lines)
+
+
 def _pdeathsig_term():
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
@@ -302,6 +360,7 @@ class Appliance:
         self.srv_ns = self.cli_ns = None
         self.dp = None
         self.last_result = None
+        self.kernel_server = None
         self.hugepages = Hugepages()
         self._lock_fd = None
         self._slots = slots
@@ -385,6 +444,8 @@ class Appliance:
         try:
             if self.dp is not None:
                 self.stop_dp()
+            if self.kernel_server is not None:
+                self.stop_kernel_server()
         finally:
             for ns in (self.srv_ns, self.cli_ns):
                 if ns and netns_exists(ns):
@@ -417,6 +478,8 @@ class Appliance:
         """Stop pollux-dp and recreate the pair with another queue count."""
         if self.dp is not None:
             self.stop_dp()
+        if self.kernel_server is not None:
+            self.stop_kernel_server()
         for ns in (self.srv_ns, self.cli_ns):
             sh(["ip", "netns", "del", ns], check=False)
         self.queues = queues
@@ -432,6 +495,8 @@ class Appliance:
         does not become ready."""
         if self.dp is not None:
             raise PxnetError("pollux-dp already running")
+        if self.kernel_server is not None:
+            raise PxnetError("a kernel server owns %s on this pair" % SRV_IP)
         settings = list(settings)
         explicit = any(s.startswith("hugepages=") for s in settings)
         if not explicit:
@@ -487,7 +552,61 @@ class Appliance:
         self._log("pollux-dp exited %s" % self.last_result.rc)
         return self.last_result
 
+    # -- a kernel server (reference runs) -----------------------------------
+    def start_kernel_server(self, argv, port=MC_PORT, ready_timeout=15, log_path=None):
+        """Run argv in the server namespace with SRV_IP given to its kernel.
+
+        For reference runs against a server that uses the kernel's TCP/IP
+        (Debian's memcached): 198.18.0.1/24 goes on veth-srv (and lo comes
+        up) until stop_kernel_server(). Returns the KernelServer once TCP
+        `port` on SRV_IP accepts a connection from the client namespace;
+        raises PxnetError with its output if it exits or is not ready in
+        time."""
+        if self.dp is not None or self.kernel_server is not None:
+            raise PxnetError("a server already runs on this pair")
+        srv = self.srv_ns
+        sh(["ip", "-n", srv, "link", "set", "lo", "up"])
+        sh(["ip", "-n", srv, "addr", "replace", "%s/%d" % (SRV_IP, PREFIX_LEN), "dev", SRV_IF])
+        self._log("%s given to the kernel of %s" % (SRV_IP, srv))
+        argv = ["ip", "netns", "exec", srv] + list(argv)
+        self._log("starting " + " ".join(argv))
+        ks = KernelServer(argv, log_path)
+        self.kernel_server = ks
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            s = socket_in_netns(self.cli_ns, socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(1.0)
+            try:
+                s.connect((SRV_IP, port))
+                return ks
+            except OSError:
+                pass
+            finally:
+                s.close()
+            if not ks.alive() or time.monotonic() > deadline:
+                rc, lines = self.stop_kernel_server()
+                raise PxnetError("%s: exit %s, or no TCP port %d within %ds:\n%s" % (
+                    " ".join(argv), rc, port, ready_timeout, "\n".join(lines)))
+            time.sleep(0.05)
+
+    def stop_kernel_server(self, timeout=30):
+        """SIGTERM the kernel server, wait; take SRV_IP back. Returns (rc, output lines)."""
+        ks, self.kernel_server = self.kernel_server, None
+        if ks is None:
+            return None, []
+        rc, lines = ks.stop(timeout)
+        if netns_exists(self.srv_ns):
+            sh(["ip", "-n", self.srv_ns, "addr", "flush", "dev", SRV_IF], check=False)
+        self._log("kernel server exited %s" % rc)
+        return rc, lines
+
     # -- client side --------------------------------------------------------
+    def client_tcp_socket(self, timeout=None):
+        """An unconnected TCP socket created in the client namespace."""
+        s = socket_in_netns(self.cli_ns, socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        return s
+
     def client_socket(self, timeout=1.0, bind_port=0):
         s = socket_in_netns(self.cli_ns)
         s.bind((CLI_IP, bind_port))
