@@ -347,6 +347,8 @@ int dp_tcp_setup(struct dp *dp)
 		.time_wait_ms = (uint32_t)dp->set.tcp_time_wait_ms,
 		/* a whole request with the largest value, plus pipelining room */
 		.rcvbuf = (uint32_t)dp->set.item_size_max + 64 * 1024,
+		/* a quarter of the packet pool per lcore may wait out of order */
+		.ooo_max = 2048,
 		.tx_cksum = dp->tx_tcp_cksum,
 		.cookie_secret = { rte_rand(), rte_rand() },
 		.open_total = &dp->tcp_open,
@@ -432,5 +434,22 @@ void dp_tcp_print_counters(const struct dp *dp)
 		TCP_COUNTERS(DP_X_PRINT)
 #undef DP_X_PRINT
 		printf("\n");
+		/* Connections still open at exit, a few: what each was waiting for. */
+		unsigned shown = 0;
+		for (uint32_t s = 0; s < st->nslots && shown < 8; s++) {
+			const struct tcp_conn *c = &st->conns[s];
+			if (c->state == TCP_CLOSED || c->state == TCP_TIME_WAIT)
+				continue;
+			const struct dp_tcp_mc *m = c->app;
+			shown++;
+			printf("pollux-dp: lcore %u tcp conn %u %s una=%u nxt=+%u max=+%u sndq=%u "
+			       "wnd=%u cwnd=%u rcv_nxt=%u adv=+%u ooo=%u buffered=%zu%s%s "
+			       "rexmt=%d persist=%d backoff=%u\n",
+			       i, s, tcp_state_name(c->state), c->snd_una, c->snd_nxt - c->snd_una,
+			       c->snd_max - c->snd_una, c->sb.len, c->snd_wnd, c->cwnd, c->rcv_nxt,
+			       c->rcv_adv - c->rcv_nxt, c->nooo, m ? m->s.len : 0,
+			       m && m->waiting ? " waiting" : "", m && m->s.stopped ? " stopped" : "",
+			       c->t_rexmt != 0, c->t_persist != 0, c->backoff);
+		}
 	}
 }
