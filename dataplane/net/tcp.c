@@ -81,7 +81,8 @@ int tcp_stack_init(struct tcp_stack *st, const char *name, const struct tcp_cfg 
 		tcp_stack_fini(st);
 		return -ENOMEM;
 	}
-	st->now_ms = ms_of(st, rte_rdtsc());
+	st->now_tsc = rte_rdtsc();
+	st->now_ms = ms_of(st, st->now_tsc);
 	st->wheel_ms = st->now_ms;
 	return 0;
 }
@@ -510,7 +511,7 @@ static void output(struct tcp_stack *st, struct tcp_conn *c)
 		else if (!(c->flags & TCPF_RTT) && n > 0) {
 			c->flags |= TCPF_RTT;
 			c->rtt_seq = c->snd_nxt + n;
-			c->rtt_tsc = rte_rdtsc();
+			c->rtt_tsc = st->now_tsc;
 		}
 		send_seg(st, c, c->snd_nxt, n, fl);
 		c->snd_nxt += n + (fin ? 1 : 0);
@@ -747,7 +748,7 @@ static void parse_opts(struct seg *s, const uint8_t *o, unsigned n)
 
 static void rtt_sample(struct tcp_stack *st, struct tcp_conn *c)
 {
-	uint64_t us = (rte_rdtsc() - c->rtt_tsc) * 1000000 / st->tsc_hz;
+	uint64_t us = (st->now_tsc - c->rtt_tsc) * 1000000 / st->tsc_hz;
 	uint32_t r = us > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)us;
 
 	c->flags &= (uint16_t)~TCPF_RTT;
@@ -1182,6 +1183,7 @@ void tcp_input(struct tcp_stack *st, struct rte_mbuf *m, const void *ipv, const 
 	uint16_t l4 = ip_len - ihl;
 	unsigned doff;
 
+	st->now_tsc = now_tsc;
 	st->now_ms = ms_of(st, now_tsc);
 	st->c.tcp_rx_segs++;
 	if (l4 < sizeof(*th) || (doff = (th->data_off >> 4) * 4u) < sizeof(*th) || doff > l4) {
@@ -1366,6 +1368,7 @@ void tcp_timers(struct tcp_stack *st, uint64_t now_tsc)
 	uint64_t now = ms_of(st, now_tsc);
 	unsigned n = 0;
 
+	st->now_tsc = now_tsc;
 	st->now_ms = now;
 	while (st->wheel_ms < now && n < TCP_WHEEL_SLOTS) {
 		st->wheel_ms++;

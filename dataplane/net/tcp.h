@@ -205,6 +205,7 @@ struct tcp_stack {
 	struct tcp_conn *wheel[TCP_WHEEL_SLOTS];
 	uint64_t wheel_ms;            /* every slot up to this ms has run */
 	uint64_t now_ms;
+	uint64_t now_tsc;             /* of the latest input or timer run (RTT samples) */
 	uint64_t tsc_hz;
 	void (*tx)(void *ctx, struct rte_mbuf *m);
 	void *tx_ctx;
