@@ -74,10 +74,10 @@ PORT = pxnet.MC_PORT
 MIB = 1 << 20
 VALUE_MAX = MIB                 # pollux-dp's item_size_max: the largest value
 TOO_MANY = b"ERROR Too many open connections\r\n"
-# pollux-dp's base settings: one lcore (so every connection shares it), small
-# hugepage use, and no pollux-cp: a region path nobody creates, so it never
+# pollux-dp's base settings (with lcores=1 unless a class asks for more, so
+# that every connection shares one lcore): small hugepage use, and no pollux-cp: a region path nobody creates, so it never
 # attaches to the control plane of an appliance running on this machine.
-DP_BASE = ["lcores=1", "mem_mb=16", "shm_path=" + os.path.join(pxnet.STATE_DIR, "tcp-no-region")]
+DP_BASE = ["mem_mb=16", "shm_path=" + os.path.join(pxnet.STATE_DIR, "tcp-no-region")]
 
 pollux_only = pytest.mark.skipif(TARGET != "pollux", reason="pollux-dp only (dataplane internals)")
 
@@ -93,16 +93,18 @@ class Server:
     Item size: memcached -I 2m, because its limit covers the item header
     too and a value of exactly 1 MiB must fit, as in pollux-dp."""
 
-    def __init__(self, settings=(), pmd=None):
+    def __init__(self, settings=(), pmd=None, lcores=1):
         self.settings = dict(s.split("=", 1) for s in settings)
+        self.lcores = lcores
         self.port = int(self.settings.get("tcp_port", PORT))
         self.udp_port = int(self.settings.get("udp_port", PORT))
-        self.net = pxnet.Appliance(queues=1).open()
+        self.net = pxnet.Appliance(queues=lcores).open()
         self.result = None
         try:
             tune_client(self.net)
             if TARGET == "pollux":
-                argv = DP_BASE + (["pmd=" + pmd] if pmd else []) + list(settings)
+                argv = (["lcores=%d" % lcores] + DP_BASE + (["pmd=" + pmd] if pmd else [])
+                        + list(settings))
                 self.dp = self.net.start_dp(DP, argv)
                 self.pid = self.dp.proc.pid
             else:
@@ -126,6 +128,9 @@ class Server:
         return argv
 
     def _start_memcached(self):
+        # Real segments on the wire, as pollux-dp sends, not GSO super-packets
+        # (veth hands those over whole): sniffed segment sizes mean the same.
+        self.net.run_server_ns(["ethtool", "-K", pxnet.SRV_IF, "tso", "off", "gso", "off"])
         want = int(self.settings.get("max_conns", "0"))
         if not want:
             ks = self.net.start_kernel_server(self._memcached_argv(8192), port=self.port)
@@ -182,6 +187,16 @@ class Server:
         return ""
 
 
+def tcp_lcore_counters(res):
+    """{lcore: {name: value}} from pollux-dp's exit lines 'lcore N tcp: k=v ...'."""
+    out = {}
+    for line in res.lines:
+        m = re.match(r"pollux-dp: lcore (\d+) tcp: (.*)$", line)
+        if m:
+            out[int(m.group(1))] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+    return out
+
+
 def tune_client(net):
     """The client namespace gets room for thousands of connections."""
     net.run_client(["sysctl", "-qw", "net.ipv4.ip_local_port_range=1024 65000"])
@@ -224,7 +239,7 @@ class Conn:
     """A TCP connection from the client namespace; replies are read exactly."""
 
     def __init__(self, srv, timeout=10.0, port=None, rcvbuf=None, sndbuf=None, bind_port=None,
-                 nodelay=True):
+                 nodelay=True, mss=None):
         self.srv = srv
         self.timeout = timeout
         s = pxnet.socket_in_netns(srv.ns, socket.AF_INET, socket.SOCK_STREAM)
@@ -235,6 +250,8 @@ class Conn:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
             if nodelay:
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if mss:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
             if bind_port is not None:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind((pxnet.CLI_IP, bind_port))
@@ -781,6 +798,37 @@ class TestClients:
         c.quiet()
         c.close()
 
+    def test_48mib_of_requests_in_one_stream(self, srv):
+        # The client writes far faster than the server can parse: the
+        # server's receive window must close and open again, losing nothing.
+        rng = random.Random(48)
+        base = rand_bytes(rng, 65536 - 8)
+        n = 768
+        req = b"".join(set_req(b"up:%d" % (i % 8), b"%08d" % i + base) for i in range(n))
+        c = Conn(srv, timeout=60)
+        c.sock.settimeout(None)
+        got = bytearray()
+        want = b"STORED\r\n" * n
+
+        def reader():
+            deadline = time.monotonic() + 60
+            while len(got) < len(want) and time.monotonic() < deadline:
+                r, _, _ = select.select([c.sock], [], [], 0.5)
+                if r:
+                    d = c.sock.recv(65536)
+                    if not d:
+                        return
+                    got.extend(d)
+        t = threading.Thread(target=reader)
+        t.start()
+        c.sock.sendall(req)
+        t.join(70)
+        assert bytes(got) == want, show_diff(want, bytes(got))
+        c.sock.settimeout(30)
+        c.request(b"get %s\r\n" % b" ".join(b"up:%d" % i for i in range(8)),
+                  get_rep(*[(b"up:%d" % i, b"%08d" % (n - 8 + i) + base) for i in range(8)]))
+        c.close()
+
     def test_quit(self, srv):
         c = Conn(srv)
         c.send(set_req(b"quit:1", b"x") + b"get quit:1\r\nquit\r\nget quit:1\r\n")
@@ -893,37 +941,102 @@ def _send_nb(s, data):
         view = view[k:]
 
 
+def two_thousand(srv, n=2000, prefix=b"conc"):
+    """n connections open at once; each sets its key and reads it back, then reads
+    another connection's key, then deletes its own; all replies exact."""
+    rng = random.Random(n)
+    vals = [rand_bytes(rng, rng.randrange(1, 2000)) for _ in range(n)]
+    observed = {}
+
+    def rounds(i, step):
+        k = b"%s:%d" % (prefix, i)
+        if step == 0:
+            return set_req(k, vals[i], i) + b"get %s\r\n" % k, b"STORED\r\n" + get_rep((k, vals[i], i))
+        if step == 1:
+            if i == 0:
+                # one more connection, while all n are open, reads the count
+                c = Conn(srv)
+                observed.update(stats(c))
+                c.close()
+            j = (i * 7 + 1) % n       # a key another connection wrote
+            kj = b"%s:%d" % (prefix, j)
+            return (b"get %s %s\r\nmn\r\n" % (kj, k),
+                    get_rep((kj, vals[j], j), (k, vals[i], i)) + b"MN\r\n")
+        if step == 2:
+            return b"delete %s\r\n" % k, b"DELETED\r\n"
+        return None
+    st = many_connections(srv, n, rounds)
+    print("%d connections: %r" % (n, st))
+    assert int(observed.get(b"curr_connections", b"-1")) >= n + 1, (
+        "stats while %d connections were open: curr_connections=%r"
+        % (n + 1, observed.get(b"curr_connections")))
+
+
 class TestConcurrency:
-    N = 2000
-
     def test_2000_concurrent_connections(self, srv):
-        n = self.N
-        rng = random.Random(2000)
-        vals = [rand_bytes(rng, rng.randrange(1, 2000)) for _ in range(n)]
-        observed = {}
+        two_thousand(srv)
 
-        def rounds(i, step):
-            k = b"conc:%d" % i
-            if step == 0:
-                return set_req(k, vals[i], i) + b"get %s\r\n" % k, b"STORED\r\n" + get_rep((k, vals[i], i))
-            if step == 1:
-                if i == 0:
-                    # one more connection, while all n are open, reads the count
-                    c = Conn(srv)
-                    observed.update(stats(c))
-                    c.close()
-                j = (i * 7 + 1) % n       # a key another connection wrote
-                kj = b"conc:%d" % j
-                return (b"get %s %s\r\nmn\r\n" % (kj, k),
-                        get_rep((kj, vals[j], j), (k, vals[i], i)) + b"MN\r\n")
-            if step == 2:
-                return b"delete %s\r\n" % k, b"DELETED\r\n"
-            return None
-        st = many_connections(srv, n, rounds)
-        print("2000 connections: %r" % st)
-        assert int(observed.get(b"curr_connections", b"-1")) >= n + 1, (
-            "stats while %d connections were open: curr_connections=%r"
-            % (n + 1, observed.get(b"curr_connections")))
+
+# == two lcores: connections on both, keys in both partitions ======================================
+class TestTwoLcores:
+    """lcores=2 (two queues): each connection lives on one lcore and its
+    requests touch both partitions, so writes travel to the other lcore and
+    their replies come back into the connection's reply order."""
+
+    @pytest.fixture(scope="class")
+    def two(self):
+        s = Server(lcores=2)
+        yield s
+        stop_checked(s)
+
+    def test_pipelines_across_partitions(self, two):
+        c = Conn(two)
+        ver = version_line(c)
+        c.close()
+        errors = []
+        done = [0] * 16
+
+        def worker(w):
+            rng = random.Random(200 + w)
+            m = Model(rng, b"two%d" % w, ver)
+            try:
+                c = Conn(two, timeout=30)
+                while done[w] < 400:
+                    n = rng.randrange(1, 40)
+                    req, want = m.batch(n)
+                    c.request(req, want, timeout=30)
+                    done[w] += n
+                c.close()
+            except Exception as e:      # reported below, with the connection
+                errors.append("connection %d after %d requests: %s" % (w, done[w], e))
+        threads = [threading.Thread(target=worker, args=(w,)) for w in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, "\n".join(errors[:5])
+        assert min(done) >= 400, done
+
+    def test_1mib_values_across_partitions(self, two):
+        rng = random.Random(22)
+        keys = [b"two:big:%d" % i for i in range(4)]
+        vals = [rand_bytes(rng, VALUE_MAX - i) for i in range(4)]
+        c = Conn(two, timeout=30)
+        c.request(b"".join(set_req(k, v, 1) for k, v in zip(keys, vals)), b"STORED\r\n" * 4)
+        c.request(b"get %s\r\n" % b" ".join(keys) + b"mn\r\n",
+                  get_rep(*[(k, v, 1) for k, v in zip(keys, vals)]) + b"MN\r\n")
+        c.request(b"".join(b"delete %s\r\n" % k for k in keys), b"DELETED\r\n" * 4)
+        c.close()
+
+    def test_2000_concurrent_connections(self, two):
+        two_thousand(two, prefix=b"conc2")
+
+    @pollux_only
+    def test_zz_both_lcores_served(self, two):
+        res = two.stop()
+        per = tcp_lcore_counters(res)
+        assert len(per) == 2 and all(c.get("tcp_accepts", 0) > 100 for c in per.values()), (
+            "connections per lcore: %r\n%s" % (per, res.output))
 
 
 # == peers that misbehave ==========================================================================
@@ -970,6 +1083,47 @@ class TestPeers:
         c.sock.shutdown(socket.SHUT_WR)
         assert c.read_to_eof(timeout=10) == (b"", "eof")
         c.close()
+
+    def test_keepalive_probes_answered(self, srv):
+        """Clients turn on TCP keepalive (pymemcache's KeepaliveOpts): the server
+        must answer the probes, or the client's kernel drops the connection
+        (here after 1 s idle + 2 unanswered probes 1 s apart)."""
+        from pymemcache.client.base import Client, KeepaliveOpts
+        c = Conn(srv)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
+        c.request(set_req(b"ka:1", b"alive"), b"STORED\r\n")
+        pm = Client((SRV_IP, srv.port), socket_module=NetnsSocketModule(srv.ns),
+                    socket_keepalive=KeepaliveOpts(idle=1, intvl=1, cnt=2), connect_timeout=5,
+                    timeout=5)
+        try:
+            assert pm.get(b"ka:1") == b"alive"
+            time.sleep(5.5)
+            c.request(b"get ka:1\r\n", get_rep((b"ka:1", b"alive")))
+            sock = pm.sock
+            assert pm.get(b"ka:1") == b"alive"
+            assert pm.sock is sock, "pymemcache had to reconnect"
+        finally:
+            pm.close()
+            c.close()
+
+    def test_client_mss_respected(self, srv, conn):
+        """A client announcing MSS 536 never gets a bigger segment."""
+        v = rand_bytes(random.Random(536), 200000)
+        conn.request(set_req(b"mss:1", v), b"STORED\r\n")
+        sniff = SegmentSniffer(srv.net)
+        try:
+            c = Conn(srv, mss=536)
+            port = c.sock.getsockname()[1]
+            c.request(b"get mss:1\r\n", get_rep((b"mss:1", v)))
+            c.close()
+        finally:
+            segs = sniff.stop()
+        sizes = [n for p, n in segs if p == port and n > 0]
+        assert sum(sizes) >= len(v), "saw %d payload bytes of %d" % (sum(sizes), len(v))
+        assert max(sizes) <= 536, "segments of %d bytes to a client with MSS 536" % max(sizes)
 
     def test_zero_window_does_not_stall_others(self, srv, conn):
         """A peer that stops reading (its receive window closes) holds the server's
@@ -1214,12 +1368,14 @@ class TestLoss:
     FAULTS = ["fault_rx_reorder=0.05", "fault_rx_dup=0.05", "fault_tx_reorder=0.05",
               "fault_tx_dup=0.05"]
 
-    @pytest.fixture(scope="class")
-    def lossy(self):
+    @pytest.fixture(scope="class", params=[1, 2], ids=["1lcore", "2lcores"])
+    def lossy(self, request):
         if not XDP_DROP:
             pytest.skip("xdp-drop not built (needs clang and bpftool: scripts/deps.sh)")
+        if request.param > 1 and TARGET != "pollux":
+            pytest.skip("lcores: pollux-dp only")
         # AF_PACKET leaves veth-srv's XDP hook to xdp-drop, so both directions lose packets.
-        s = Server(self.FAULTS + ["tcp_rto_min_ms=200"], pmd="af_packet")
+        s = Server(self.FAULTS + ["tcp_rto_min_ms=200"], pmd="af_packet", lcores=request.param)
         drops = []
         try:
             drops.append(XdpDrop(s.net.cli_ns, pxnet.CLI_IF, 0.05))
@@ -1274,6 +1430,32 @@ class TestLoss:
         assert sum(done) == self.REQUESTS
         for passed, dropped in counts:
             assert dropped > 0.02 * (passed + dropped), (passed, dropped)
+
+    def test_slow_reader_under_loss(self, lossy):
+        """A reader with a tiny window that takes its replies a little at a time:
+        the window closes and opens hundreds of times while updates and probes
+        are lost; every byte arrives."""
+        v = rand_bytes(random.Random(31), VALUE_MAX)
+        c = Conn(lossy, timeout=30)
+        c.request(set_req(b"slow:1", v), b"STORED\r\n", timeout=30)
+        slow = Conn(lossy, rcvbuf=8192, timeout=30)
+        slow.send(b"get slow:1\r\n" * 2 + b"mn\r\n")
+        want = get_rep((b"slow:1", v)) * 2 + b"MN\r\n"
+        got = bytearray()
+        t0 = time.monotonic()
+        while len(got) < len(want):
+            assert time.monotonic() - t0 < 60, "%d of %d bytes after 60 s" % (len(got), len(want))
+            slow.sock.settimeout(30)
+            d = slow.sock.recv(min(4096, len(want) - len(got)))
+            assert d, "EOF after %d of %d bytes" % (len(got), len(want))
+            got += d
+            time.sleep(0.0005)
+        assert bytes(got) == want, show_diff(want, bytes(got))
+        slow.request(b"mn\r\n", b"MN\r\n")
+        c.request(b"delete slow:1\r\n", b"DELETED\r\n")
+        slow.close()
+        c.close()
+        print("slow reader under loss: %d bytes in %.1f s" % (len(want), time.monotonic() - t0))
 
     @pollux_only
     def test_zz_fault_counters(self, lossy):
@@ -1380,6 +1562,45 @@ class TestSynFlood:
             r = srv.net.run_server_ns(["nstat", "-az", "TcpExtSyncookiesSent"])
             m = re.search(r"TcpExtSyncookiesSent\s+(\d+)", r.stdout)
             assert m and int(m.group(1)) > 0, r.stdout
+
+
+class SegmentSniffer:
+    """Records (client port, TCP payload length) of every segment the server sends
+    to the client, as it arrives on the client veth."""
+
+    def __init__(self, net):
+        self.sock = pxnet.socket_in_netns(net.cli_ns, socket.AF_PACKET, socket.SOCK_RAW)
+        self.sock.bind((pxnet.CLI_IF, 0x0800))          # ETH_P_IP
+        self.sock.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)  # SO_RCVBUFFORCE: miss nothing
+        self.sock.settimeout(0.2)
+        self.segs = []
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        src = socket.inet_aton(SRV_IP)
+        while not self._stop.is_set():
+            try:
+                f = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if len(f) < 54 or f[12:14] != b"\x08\x00" or f[23] != 6 or f[26:30] != src:
+                continue
+            ihl = (f[14] & 15) * 4
+            tot = int.from_bytes(f[16:18], "big")
+            tcp = 14 + ihl
+            doff = (f[tcp + 12] >> 4) * 4
+            self.segs.append((int.from_bytes(f[tcp + 2:tcp + 4], "big"), tot - ihl - doff))
+
+    def stop(self):
+        time.sleep(0.1)
+        self._stop.set()
+        self._t.join(2)
+        self.sock.close()
+        return list(self.segs)
 
 
 class FloodSniffer:
