@@ -205,6 +205,31 @@ def tune_client(net):
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(16384, soft), max(16384, hard)))
 
 
+class ClientSysctls:
+    """Client-namespace TCP sysctls changed for a block (connections take their
+    options from them at connect time), then restored."""
+
+    def __init__(self, net, **values):
+        self.net = net
+        self.values = values
+        self.saved = {}
+
+    def __enter__(self):
+        for k, v in self.values.items():
+            key = "net.ipv4." + k
+            self.saved[key] = self.net.run_client(["sysctl", "-n", key]).stdout.strip()
+            self.net.run_client(["sysctl", "-qw", "%s=%s" % (key, v)])
+        return self
+
+    def __exit__(self, *exc):
+        for key, v in self.saved.items():
+            self.net.run_client(["sysctl", "-qw", "%s=%s" % (key, v)])
+        return False
+
+
+PLAIN_PEER = dict(tcp_sack=0, tcp_timestamps=0, tcp_window_scaling=0)
+
+
 def count_accepted(srv, most):
     """Open connections until one is refused with TOO_MANY (or `most`); return how many served."""
     conns = []
@@ -1084,6 +1109,36 @@ class TestPeers:
         assert c.read_to_eof(timeout=10) == (b"", "eof")
         c.close()
 
+    def test_peer_without_sack_timestamps_window_scaling(self, srv):
+        """A peer whose SYN offers no SACK, timestamps or window scaling: the
+        server must not use them (a scaled view of a 64 KiB window would
+        overrun it); 1 MiB each way and a pipeline still come through."""
+        with ClientSysctls(srv.net, **PLAIN_PEER):
+            c = Conn(srv, timeout=30)
+        v = rand_bytes(random.Random(64), VALUE_MAX)
+        c.request(set_req(b"plain:1", v) + b"get plain:1\r\n",
+                  b"STORED\r\n" + get_rep((b"plain:1", v)))
+        m = Model(random.Random(65), b"plainm", version_line(c))
+        req, want = m.batch(300)
+        c.request(req, want)
+        c.request(b"delete plain:1\r\n", b"DELETED\r\n")
+        c.close()
+
+    def test_syn_with_data(self, srv):
+        """A TCP Fast Open client that puts its request in the SYN (no cookie):
+        a server without TFO acknowledges only the SYN, the client sends the
+        data again, and the answer is the same."""
+        with ClientSysctls(srv.net, tcp_fastopen=5):     # client TFO, data without cookie
+            s = pxnet.socket_in_netns(srv.ns, socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(10)
+            s.sendto(set_req(b"tfo:1", b"fast") + b"get tfo:1\r\n", socket.MSG_FASTOPEN,
+                     (SRV_IP, srv.port))
+        c = Conn.__new__(Conn)
+        c.srv, c.timeout, c.sock = srv, 10.0, s
+        c.expect(b"STORED\r\n" + get_rep((b"tfo:1", b"fast")))
+        c.request(b"delete tfo:1\r\n", b"DELETED\r\n")
+        c.close()
+
     def test_keepalive_probes_answered(self, srv):
         """Clients turn on TCP keepalive (pymemcache's KeepaliveOpts): the server
         must answer the probes, or the client's kernel drops the connection
@@ -1430,6 +1485,38 @@ class TestLoss:
         assert sum(done) == self.REQUESTS
         for passed, dropped in counts:
             assert dropped > 0.02 * (passed + dropped), (passed, dropped)
+
+    def test_plain_peers_under_loss(self, lossy):
+        """Peers without SACK, timestamps or window scaling under the same loss:
+        recovery from duplicate ACKs alone (NewReno) and a 64 KiB window."""
+        with ClientSysctls(lossy.net, **PLAIN_PEER):
+            conns = [Conn(lossy, timeout=30) for _ in range(8)]
+        ver = version_line(conns[0])
+        errors = []
+
+        def worker(w):
+            rng = random.Random(900 + w)
+            m = Model(rng, b"plainloss%d" % w, ver)
+            try:
+                sent = 0
+                while sent < 300:
+                    n = rng.randrange(1, 25)
+                    req, want = m.batch(n)
+                    conns[w].request(req, want, timeout=30)
+                    sent += n
+                big = rand_bytes(rng, 300000)
+                conns[w].request(set_req(b"plainloss%d:big" % w, big) + b"get plainloss%d:big\r\n" % w,
+                                 b"STORED\r\n" + get_rep((b"plainloss%d:big" % w, big)), timeout=30)
+            except Exception as e:      # reported below, with the connection
+                errors.append("connection %d: %s" % (w, e))
+        threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        for c in conns:
+            c.close()
+        assert not errors, "\n".join(errors[:5])
 
     def test_slow_reader_under_loss(self, lossy):
         """A reader with a tiny window that takes its replies a little at a time:
