@@ -91,6 +91,7 @@ static void tick(struct dp_lcore *lc, uint64_t now_tsc)
 	if (lc->dp->set.sweep_budget)
 		tbl_sweep(own, (unsigned)lc->dp->set.sweep_budget);
 	lc->c.remote_reads = lc->x.remote_reads;
+	dp_tcp_tick(lc);
 	dp_shm_apply(lc);
 	if (lc->idx == 0)
 		dp_shm_tick0(lc->dp, now_tsc);

@@ -230,7 +230,6 @@ static void app_recv(struct tcp_stack *st, struct tcp_conn *c, const uint8_t *p,
 {
 	struct dp_tcp_mc *m = c->app;
 
-	__atomic_fetch_add(&lc_of(st)->dp->info.bytes_read, n, __ATOMIC_RELAXED);
 	if (conn_paused(m)) {
 		if (mc_stream_append(&m->s, p, n) != 0)
 			tcp_abort(st, c);
@@ -378,6 +377,22 @@ void dp_tcp_input(struct dp_lcore *lc, struct rte_mbuf *m, const void *ip, const
 		  uint16_t ip_len)
 {
 	tcp_input(lc->tcp, m, ip, tcp, ip_len, rte_rdtsc());
+}
+
+void dp_tcp_tick(struct dp_lcore *lc)
+{
+	/* memcached's bytes_read/bytes_written: each lcore adds what is new,
+	 * once a millisecond, so the shared line is not written per segment. */
+	struct tcp_stack *st = lc->tcp;
+	if (st == NULL)
+		return;
+	uint64_t in = st->c.tcp_bytes_in - lc->tcp_pub_in, out = st->c.tcp_bytes_out - lc->tcp_pub_out;
+	if (in)
+		__atomic_fetch_add(&lc->dp->info.bytes_read, in, __ATOMIC_RELAXED);
+	if (out)
+		__atomic_fetch_add(&lc->dp->info.bytes_written, out, __ATOMIC_RELAXED);
+	lc->tcp_pub_in += in;
+	lc->tcp_pub_out += out;
 }
 
 void dp_tcp_poll(struct dp_lcore *lc, uint64_t now_tsc)

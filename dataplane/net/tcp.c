@@ -618,6 +618,7 @@ int tcp_out_close(struct tcp_out *to)
 {
 	to->c->sb.len += (uint32_t)to->o.len;
 	to->o.len = 0;
+	to->st->c.tcp_bytes_out += to->o.total;
 	if (to->c->sb.len > 0)
 		pending_add(to->st, to->c);
 	return to->o.failed ? -1 : 0;
@@ -829,6 +830,7 @@ static bool deliver(struct tcp_stack *st, struct tcp_conn *c, const uint8_t *p, 
 {
 	uint32_t gen = c->gen;
 	c->rcv_nxt += n;
+	st->c.tcp_bytes_in += n;
 	if (app_reads(c))
 		st->app->recv(st, c, p, n);
 	return c->gen == gen && c->state != TCP_CLOSED;

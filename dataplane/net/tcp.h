@@ -59,7 +59,7 @@
 	X(tcp_rto_expired) X(tcp_ooo_segs) X(tcp_ooo_drops) X(tcp_dup_segs) \
 	X(tcp_bad_cksum) X(tcp_bad_segs) X(tcp_no_conn) X(tcp_challenge_acks) \
 	X(tcp_probes) X(tcp_idle_closes) X(tcp_time_wait_reaped) X(tcp_aborts) \
-	X(tcp_nomem) X(tcp_delacks) X(tcp_sack_acks)
+	X(tcp_nomem) X(tcp_delacks) X(tcp_sack_acks) X(tcp_bytes_in) X(tcp_bytes_out)
 
 struct tcp_counters {
 #define TCP_X_FIELD(n) uint64_t n;
