@@ -80,7 +80,10 @@ bool mc_exec_wal_admit_flush(struct mc_exec *x)
 
 void mc_exec_wal_flush(struct mc_exec *x, unsigned part, uint32_t when)
 {
-	struct px_wal_rec r = { .op = PX_WAL_OP_FLUSH, .cmd = PX_WAL_CMD_FLUSH, .exptime = when };
+	/* flags: the partition count, so a recovery into another count knows
+	 * this flush covered a partition of a different key split */
+	struct px_wal_rec r = { .op = PX_WAL_OP_FLUSH, .cmd = PX_WAL_CMD_FLUSH, .exptime = when,
+				.flags = x->nparts };
 
 	if (x->wal != NULL)
 		push(x, &r, part);

@@ -23,7 +23,7 @@
  *   19  u8  klen      0..250 (0 only for FLUSH)
  *   20  u16 stream    the lcore (partition) whose ring carried it, < 64
  *   22  u16 zero
- *   24  u32 flags     client flags
+ *   24  u32 flags     client flags (FLUSH: the partition count when logged)
  *   28  u32 exptime   absolute unix seconds, 0 = never (FLUSH: the flush time, 0 = at once)
  *   32  u64 cas       the item's CAS after the mutation (0 for DELETE, FLUSH)
  *   40  u32 vlen      value bytes (0 for DELETE, FLUSH)
