@@ -311,3 +311,13 @@ int cp_flush(struct cp *cp, char *msg, size_t n)
 {
 	return mbox_call(cp, "flush", NULL, NULL, msg, n);
 }
+
+void cp_wal_info(struct cp *cp, struct cp_wal_status *out)
+{
+	cp_wal_status(cp->wal, out);
+}
+
+int cp_wal_snapshot_now(struct cp *cp, char *msg, size_t n)
+{
+	return cp_wal_snapshot(cp->wal, msg, n);
+}
