@@ -223,7 +223,7 @@ bool cp_ready(struct cp *cp, char *why, size_t n)
 			 (unsigned long long)(hb ? hb_age(now, hb) / 1000000 : 0));
 		return false;
 	}
-	if (h->dp_wal_mode != 0 && !cp_wal_ready(cp->wal, atomic_load(&h->dp_pid), why, n))
+	if (!cp_wal_ready(cp->wal, h->dp_wal_mode, atomic_load(&h->dp_pid), why, n))
 		return false;
 	snprintf(why, n, "serving");
 	return true;

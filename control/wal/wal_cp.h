@@ -72,8 +72,12 @@ struct cp_wal *cp_wal_open(const struct px_settings *s, struct px_shm_hdr *shm, 
 /* Start the writer thread. 0 or -errno. */
 int cp_wal_start(struct cp_wal *w);
 void cp_wal_stop(struct cp_wal *w);
-/* Whether the dataplane with pid may be called ready (its replay is done). */
-bool cp_wal_ready(struct cp_wal *w, uint64_t dp_pid, char *why, size_t n);
+/*
+ * Whether the dataplane with pid and wal mode dp_mode (0 off, 1 async, 2
+ * sync) may be called ready: both processes agree on the mode and its
+ * replay is done. Else why.
+ */
+bool cp_wal_ready(struct cp_wal *w, uint32_t dp_mode, uint64_t dp_pid, char *why, size_t n);
 void cp_wal_status(struct cp_wal *w, struct cp_wal_status *out);
 /* Ask for a snapshot now (compaction); waits up to 60 s. 0 or -errno, msg says what. */
 int cp_wal_snapshot(struct cp_wal *w, char *msg, size_t n);

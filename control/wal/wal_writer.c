@@ -582,9 +582,17 @@ fail:
 	return NULL;
 }
 
-bool cp_wal_ready(struct cp_wal *w, uint64_t dp_pid, char *why, size_t n)
+bool cp_wal_ready(struct cp_wal *w, uint32_t dp_mode, uint64_t dp_pid, char *why, size_t n)
 {
-	if (w == NULL || w->mode == 0)
+	static const char *const modes[] = { "off", "async", "sync" };
+	int mine = w == NULL ? 0 : w->mode;
+
+	if ((int)dp_mode != mine) {
+		snprintf(why, n, "pollux-dp has wal_mode=%s but pollux-cp has wal_mode=%s: give both "
+			 "the same", dp_mode < 3 ? modes[dp_mode] : "?", modes[mine]);
+		return false;
+	}
+	if (mine == 0)
 		return true;
 	if (atomic_load(&w->shm->wal_open_pid) == dp_pid)
 		return true;
