@@ -118,7 +118,8 @@ uint32_t px_wal_encode(const struct px_wal_rec *r, void *buf, size_t cap)
 	if (len > cap)
 		return 0;
 	hdr_fill(r, b, len);
-	memcpy(b + PX_WAL_REC_HDR, r->key, r->klen);
+	if (r->klen)
+		memcpy(b + PX_WAL_REC_HDR, r->key, r->klen);
 	if (r->vlen)
 		memcpy(b + PX_WAL_REC_HDR + r->klen, r->value, r->vlen);
 	uint32_t used = PX_WAL_REC_HDR + r->klen + r->vlen;
@@ -149,7 +150,8 @@ uint32_t px_wal_encode_ring(const struct px_wal_rec *r, uint8_t *ring, uint64_t 
 	put32(h + 4, rec_crc(h, r->key, r->klen, r->value, r->vlen));
 	ring_put(ring, size, pos, h, sizeof(h));
 	pos += sizeof(h);
-	ring_put(ring, size, pos, r->key, r->klen);
+	if (r->klen)
+		ring_put(ring, size, pos, r->key, r->klen);
 	pos += r->klen;
 	if (r->vlen)
 		ring_put(ring, size, pos, r->value, r->vlen);
