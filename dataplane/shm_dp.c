@@ -242,10 +242,12 @@ void dp_shm_tick0(struct dp *dp, uint64_t now_tsc)
 			struct px_shm_hdr *old = dp->shm;
 			dp->shm = NULL;
 			dp->cmd_seq = 0;
+			/* The old mapping stays: other lcores may still be publishing
+			 * counters or pushing WAL records into it until their next tick
+			 * sees the new one. A region is replaced rarely (a pollux-cp of
+			 * another ABI), so the leak is bounded. */
 			if (dp_shm_attach(dp) != 0)
 				dp->shm = old;
-			else
-				munmap(old, old->region_size);
 		}
 	}
 	if (dp->shm == NULL)
