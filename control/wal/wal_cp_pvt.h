@@ -32,8 +32,11 @@ struct cp_wal {
 	uint64_t seg_off;
 	uint64_t seg_size;
 	uint64_t fsync_ns;
-	bool dirty;                    /* written, not yet fsynced (async) */
+	bool dirty;                    /* written, no fsync started since (async) */
 	uint64_t dirty_since;
+	bool afs_inflight;             /* async mode: a background fdatasync is running */
+	uint64_t afs_t0;
+	uint64_t afs_lsn[PX_SHM_LCORES_MAX]; /* ... it covers these LSNs */
 	uint64_t last[PX_SHM_LCORES_MAX];     /* highest LSN gathered per stream */
 	uint64_t written[PX_SHM_LCORES_MAX];  /* highest LSN written per stream */
 	uint64_t written0[PX_SHM_LCORES_MAX]; /* ... at start (for counting) */

@@ -196,11 +196,12 @@ static size_t gather(struct cp_wal *w, size_t room)
 	return len;
 }
 
-static void publish_durable(struct cp_wal *w)
+/* Publish lsn[] (what an fsync covered) as the durable LSNs. */
+static void publish_durable(struct cp_wal *w, const uint64_t *lsn)
 {
 	for (unsigned i = 0; i < PX_SHM_LCORES_MAX; i++)
-		if (w->written[i] > w->durable[i]) {
-			w->durable[i] = w->written[i];
+		if (lsn[i] > w->durable[i]) {
+			w->durable[i] = lsn[i];
 			atomic_store_explicit(&px_shm_lcore(w->shm, i)->durable_lsn, w->durable[i],
 					      memory_order_release);
 		}
@@ -215,46 +216,96 @@ static void note_fsync(struct cp_wal *w, uint64_t ns)
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* Wait for n completions; the first error (negative) or short write wins. */
-static int reap(struct cp_wal *w, unsigned n, size_t want)
+/* io_uring requests, by user_data */
+enum { REQ_WRITE = 1, REQ_LINKED_FSYNC = 2, REQ_FSYNC = 3, REQ_ASYNC_FSYNC = 4 };
+
+/* One completion. The background fsync of async mode may complete at any time. */
+static void handle_cqe(struct cp_wal *w, struct io_uring_cqe *cqe, int *res)
 {
-	int rc = 0;
-	for (unsigned i = 0; i < n; i++) {
+	unsigned type = (unsigned)cqe->user_data;
+
+	if (type == REQ_ASYNC_FSYNC) {
+		w->afs_inflight = false;
+		if (cqe->res < 0) {
+			wal_set_error(w, -cqe->res, "fdatasync");
+			w->dirty = true; /* retried at the next round */
+			w->dirty_since = 0;
+		} else {
+			note_fsync(w, px_clock_ns() - w->afs_t0);
+			publish_durable(w, w->afs_lsn);
+		}
+	} else if (type < REQ_ASYNC_FSYNC) {
+		res[type] = cqe->res;
+	}
+	io_uring_cqe_seen(&w->ring, cqe);
+}
+
+/* Wait until the requests of the types in mask have completed; their results in res[]. */
+static int reap(struct cp_wal *w, unsigned mask, int *res)
+{
+	while (mask != 0) {
 		struct io_uring_cqe *cqe;
 		int e = io_uring_wait_cqe(&w->ring, &cqe);
 		if (e < 0)
 			return e;
-		if (rc == 0) {
-			if (cqe->res < 0)
-				rc = cqe->res;
-			else if (cqe->user_data == 1 && (size_t)cqe->res != want)
-				rc = -EIO; /* short write: the disk is full, as a rule */
-		}
-		io_uring_cqe_seen(&w->ring, cqe);
+		unsigned type = (unsigned)cqe->user_data;
+		handle_cqe(w, cqe, res);
+		mask &= ~(1u << type);
 	}
-	return rc;
+	return 0;
 }
 
-/* Write len bytes of w->buf at the segment's end, with an fdatasync if sync. */
+/* Completions that are there, without waiting (the background fsync's). */
+static void reap_ready(struct cp_wal *w)
+{
+	struct io_uring_cqe *cqe;
+	int res[REQ_ASYNC_FSYNC] = { 0 };
+
+	while (w->uring_ok && io_uring_peek_cqe(&w->ring, &cqe) == 0)
+		handle_cqe(w, cqe, res);
+}
+
+static struct io_uring_sqe *sqe_get(struct cp_wal *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	if (sqe == NULL) { /* the queue holds 8; at most 3 are ever pending */
+		io_uring_submit(&w->ring);
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	return sqe;
+}
+
+/* Write len bytes of w->buf at the segment's end, linked to an fdatasync if sync. */
 static int write_batch(struct cp_wal *w, size_t len, bool sync)
 {
 	uint64_t t0 = px_clock_ns();
 	int rc;
 
 	if (w->uring_ok) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+		int res[REQ_ASYNC_FSYNC] = { 0 };
+		struct io_uring_sqe *sqe = sqe_get(w);
 		io_uring_prep_write_fixed(sqe, 0, w->buf, (unsigned)len, w->seg_off, 0);
 		sqe->flags |= IOSQE_FIXED_FILE;
-		sqe->user_data = 1;
+		sqe->user_data = REQ_WRITE;
 		if (sync) {
 			sqe->flags |= IOSQE_IO_LINK;
-			sqe = io_uring_get_sqe(&w->ring);
+			sqe = sqe_get(w);
 			io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
 			sqe->flags |= IOSQE_FIXED_FILE;
-			sqe->user_data = 2;
+			sqe->user_data = REQ_LINKED_FSYNC;
 		}
 		rc = io_uring_submit(&w->ring);
-		rc = rc < 0 ? rc : reap(w, sync ? 2 : 1, len);
+		if (rc >= 0)
+			rc = reap(w, (1u << REQ_WRITE) | (sync ? 1u << REQ_LINKED_FSYNC : 0), res);
+		if (rc >= 0) {
+			rc = 0;
+			if (res[REQ_WRITE] < 0)
+				rc = res[REQ_WRITE];
+			else if ((size_t)res[REQ_WRITE] != len)
+				rc = -ENOSPC; /* a short write: the disk is full, as a rule */
+			else if (sync && res[REQ_LINKED_FSYNC] < 0)
+				rc = res[REQ_LINKED_FSYNC];
+		}
 	} else {
 		rc = pwrite_all(w->fd, w->buf, len, (off_t)w->seg_off);
 		if (rc == 0 && sync && fdatasync(w->fd) != 0)
@@ -265,24 +316,64 @@ static int write_batch(struct cp_wal *w, size_t len, bool sync)
 	return rc;
 }
 
+/* fdatasync now and wait for it. */
 static int fsync_now(struct cp_wal *w)
 {
 	uint64_t t0 = px_clock_ns();
 	int rc;
 
 	if (w->uring_ok) {
-		struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+		int res[REQ_ASYNC_FSYNC] = { 0 };
+		struct io_uring_sqe *sqe = sqe_get(w);
 		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
 		sqe->flags |= IOSQE_FIXED_FILE;
-		sqe->user_data = 2;
+		sqe->user_data = REQ_FSYNC;
 		rc = io_uring_submit(&w->ring);
-		rc = rc < 0 ? rc : reap(w, 1, 0);
+		if (rc >= 0)
+			rc = reap(w, 1u << REQ_FSYNC, res);
+		if (rc >= 0)
+			rc = res[REQ_FSYNC] < 0 ? res[REQ_FSYNC] : 0;
 	} else {
 		rc = fdatasync(w->fd) == 0 ? 0 : -errno;
 	}
 	if (rc == 0)
 		note_fsync(w, px_clock_ns() - t0);
 	return rc;
+}
+
+/*
+ * Async mode: once written records have waited wal_fsync_ms, start an
+ * fdatasync in the background (the writer keeps writing); its completion
+ * publishes the LSNs written before it started.
+ */
+static int async_fsync(struct cp_wal *w, uint64_t now)
+{
+	if (!w->dirty || now - w->dirty_since < w->fsync_ns || w->afs_inflight)
+		return 0;
+	if (!w->uring_ok) {
+		int rc = fsync_now(w);
+		if (rc != 0) {
+			wal_set_error(w, -rc, "fdatasync");
+			return rc;
+		}
+		w->dirty = false;
+		publish_durable(w, w->written);
+		return 0;
+	}
+	struct io_uring_sqe *sqe = sqe_get(w);
+	io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->user_data = REQ_ASYNC_FSYNC;
+	memcpy(w->afs_lsn, w->written, sizeof(w->afs_lsn));
+	w->afs_t0 = now;
+	int rc = io_uring_submit(&w->ring);
+	if (rc < 0) {
+		wal_set_error(w, -rc, "fdatasync submit");
+		return rc;
+	}
+	w->afs_inflight = true;
+	w->dirty = false;
+	return 0;
 }
 
 /*
@@ -295,24 +386,17 @@ int wal_write_round(struct cp_wal *w)
 	memcpy(saved, w->last, sizeof(saved));
 	size_t room = w->buf_cap;
 	size_t len = gather(w, room);
-	bool sync_mode = w->mode == 2;
+	bool sync = w->mode == 2;
 	uint64_t now = px_clock_ns();
 
+	reap_ready(w);
 	if (len == 0) {
 		/* duplicates or bad records only: consume them */
 		for (unsigned i = 0; i < PX_SHM_LCORES_MAX; i++)
 			atomic_store_explicit(&px_shm_ring(w->shm, i, 0)->tail, w->pend_tail[i],
 					      memory_order_release);
-		if (w->dirty && now - w->dirty_since >= w->fsync_ns) {
-			int rc = fsync_now(w);
-			if (rc != 0) {
-				wal_set_error(w, -rc, "fdatasync");
-				return rc;
-			}
-			w->dirty = false;
-			publish_durable(w);
-		}
-		return 0;
+		int rc = async_fsync(w, now);
+		return rc < 0 ? rc : 0;
 	}
 	if (w->seg_off + len > w->seg_size && w->seg_off > WAL_FILE_HDR) {
 		int rc = segment_open(w, w->seq + 1);
@@ -322,7 +406,6 @@ int wal_write_round(struct cp_wal *w)
 			return rc;
 		}
 	}
-	bool sync = sync_mode || (w->dirty && now - w->dirty_since >= w->fsync_ns);
 	int rc = write_batch(w, len, sync);
 	if (rc != 0) {
 		/* nothing advanced: the same records are gathered and rewritten
@@ -339,12 +422,13 @@ int wal_write_round(struct cp_wal *w)
 				      memory_order_release);
 	}
 	if (sync) {
-		w->dirty = false;
-		publish_durable(w);
+		publish_durable(w, w->written);
 	} else if (!w->dirty) {
 		w->dirty = true;
 		w->dirty_since = now;
 	}
+	if (!sync && (rc = async_fsync(w, now)) != 0)
+		return rc;
 	pthread_mutex_lock(&w->lock);
 	if (w->st.state != CP_WAL_RECOVERING)
 		w->st.state = CP_WAL_RUNNING;
@@ -364,6 +448,12 @@ int wal_drain(struct cp_wal *w)
 		;
 	if (rc < 0)
 		return rc;
+	if (w->afs_inflight) {
+		int res[REQ_ASYNC_FSYNC] = { 0 };
+		rc = reap(w, 1u << REQ_ASYNC_FSYNC, res);
+		if (rc < 0)
+			return rc;
+	}
 	if (w->dirty) {
 		rc = fsync_now(w);
 		if (rc != 0) {
@@ -371,7 +461,7 @@ int wal_drain(struct cp_wal *w)
 			return rc;
 		}
 		w->dirty = false;
-		publish_durable(w);
+		publish_durable(w, w->written);
 	}
 	return 0;
 }
@@ -427,11 +517,8 @@ static void *wal_thread(void *arg)
 		/* poll fast while records keep coming (sync mode latency), then back off */
 		nap(now - last_work < IDLE_SPIN_NS ? 20000 : 1000000);
 	}
-	/* drain what is left before leaving */
-	while (wal_write_round(w) > 0)
-		;
-	if (w->dirty && fsync_now(w) == 0)
-		publish_durable(w);
+	/* write and fsync what is left before leaving */
+	wal_drain(w);
 	return NULL;
 }
 

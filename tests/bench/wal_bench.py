@@ -30,6 +30,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 sys.dont_write_bytecode = True
+RING_KB = os.environ.get("WAL_RING_KB", "4096")
 
 
 def bench(net, build, extra):
@@ -48,7 +49,7 @@ def wal_status(cp):
 
 def writes(tw, build, tmp, mode, seconds):
     os.makedirs(os.path.join(tmp, mode))
-    cp = tw.ControlPlane(os.path.join(tmp, mode), mode).start()
+    cp = tw.ControlPlane(os.path.join(tmp, mode), mode, ["wal_ring_kb=" + RING_KB]).start()
     try:
         with tw.pxnet.Appliance(queues=1) as net:
             net.start_dp(os.path.join(build, "pollux-dp"),
@@ -75,7 +76,7 @@ def writes(tw, build, tmp, mode, seconds):
 
 def warm(tw, build, tmp, items):
     os.makedirs(os.path.join(tmp, "warm"))
-    cp = tw.ControlPlane(os.path.join(tmp, "warm"), "async", ["wal_segment_mb=256"]).start()
+    cp = tw.ControlPlane(os.path.join(tmp, "warm"), "async", ["wal_segment_mb=256", "wal_ring_kb=" + RING_KB]).start()
     mem = max(64, items * 80 // 2 // (1 << 20) + 32)
     dp_args = ["lcores=2", "mem_mb=%d" % mem, "shm_path=" + cp.shm, "wal_mode=async",
                "hugepages=no"]
