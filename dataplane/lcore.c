@@ -8,7 +8,10 @@
  * sleeps in doubling steps up to idle_sleep_max_us, so the appliance can
  * share a small machine. No locks, no allocation, no syscalls while busy.
  */
+#include <sys/prctl.h>
 #include <time.h>
+
+#include <jemalloc/jemalloc.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -17,7 +20,6 @@
 #include "dp.h"
 #include "px_clock.h"
 
-#define IDLE_SPIN_US 200
 
 static void tx_flush(struct dp_lcore *lc);
 
@@ -91,9 +93,11 @@ static void tick(struct dp_lcore *lc, uint64_t now_tsc)
 	if (lc->dp->set.sweep_budget)
 		tbl_sweep(own, (unsigned)lc->dp->set.sweep_budget);
 	lc->c.remote_reads = lc->x.remote_reads;
+	dp_tcp_tick(lc);
 	dp_shm_apply(lc);
 	if (lc->idx == 0)
 		dp_shm_tick0(lc->dp, now_tsc);
+	dp_wal_tick(lc);
 	dp_shm_publish(lc);
 }
 
@@ -115,7 +119,7 @@ static void idle(struct dp_lcore *lc, uint64_t now_tsc)
 		lc->idle_since = now_tsc;
 		return;
 	}
-	if (max == 0 || now_tsc - lc->idle_since < IDLE_SPIN_US * lc->dp->tsc_hz / 1000000) {
+	if (max == 0 || now_tsc - lc->idle_since < lc->dp->set.idle_spin_us * lc->dp->tsc_hz / 1000000) {
 		rte_pause();
 		return;
 	}
@@ -125,6 +129,22 @@ static void idle(struct dp_lcore *lc, uint64_t now_tsc)
 	lc->c.sleeps++;
 }
 
+/*
+ * The heap memory an lcore allocates (TCP send rings and carry buffers,
+ * large forwarded requests) comes from a jemalloc arena of its own, so
+ * lcores never share allocator state (DESIGN.md, Memory).
+ */
+static void own_arena(struct dp_lcore *lc)
+{
+	unsigned arena;
+	size_t sz = sizeof(arena);
+
+	if (mallctl("arenas.create", &arena, &sz, NULL, 0) != 0 ||
+	    mallctl("thread.arena", NULL, NULL, &arena, sizeof(arena)) != 0)
+		printf("pollux-dp: lcore %u: no jemalloc arena of its own; sharing the default\n",
+		       lc->idx);
+}
+
 int dp_lcore_main(void *arg)
 {
 	struct dp_lcore *lc = arg;
@@ -132,6 +152,10 @@ int dp_lcore_main(void *arg)
 	uint64_t tick_tsc = dp->tsc_hz / 1000;
 	struct rte_mbuf *pkts[DP_BURST * 4];
 
+	own_arena(lc);
+	/* Idle sleeps are short (from 1 us): without this the kernel's 50 us
+	 * default slack would stretch each one, and the latency with it. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	tick(lc, rte_rdtsc());
 	uint64_t t0 = rte_rdtsc();
 	while (!atomic_load_explicit(&dp->quit, memory_order_relaxed)) {
@@ -147,6 +171,8 @@ int dp_lcore_main(void *arg)
 			dp_net_input(lc, pkts[i]);
 		}
 		unsigned fwd = dp->nlcores > 1 ? drain_forwarded(lc) : 0;
+		if (dp->wal_mode != 0)
+			fwd += dp_wal_poll(lc); /* replay records, replies released by fsync */
 		uint64_t now = rte_rdtsc();
 		/* TCP: replies and ACKs of this burst in as few segments as can be, timers */
 		dp_tcp_poll(lc, now);
