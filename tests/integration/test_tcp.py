@@ -10,34 +10,43 @@ namespace's kernel TCP: python3-pymemcache, libmemcached-tools and raw
 sockets. Every reply is compared byte for byte with what it must be.
 
   TestClients      pymemcache's whole client API (Client, PooledClient,
-                   HashClient, RetryingClient, serde); memccp, memccat,
-                   memcrm, memcflush, memcstat, memcslap and friends;
-                   1,000 requests in one write() answered in order; a
-                   request fed one byte per segment; 1 MiB values both
-                   ways; a value too large swallowed; quit; TCP and UDP on
-                   one port.
+                   HashClient, RetryingClient, serde, cache_memlimit);
+                   memccp, memccat, memcexist, memctouch, memcrm, memcflush,
+                   memcping, memcstat, memcslap; 1,000 requests in one
+                   write() answered in order; a request fed one byte per
+                   segment; 1 MiB values both ways; a value too large
+                   swallowed; 48 MiB of sets in one stream; quit; TCP and
+                   UDP on one port.
   TestConcurrency  2,000 connections open at once, each with verified sets
                    and gets, also of keys other connections wrote.
-  TestPeers        peers that misbehave, on one lcore: RST mid-request and
-                   mid-reply, half-close, a zero window held for seconds
-                   while other connections carry on.
+  TestTwoLcores    lcores=2: pipelines whose keys span both partitions,
+                   1 MiB values across them, 2,000 connections.
+  TestPeers        peers that misbehave or are unusual, on one lcore: RST
+                   mid-request and mid-reply, half-close, no SACK /
+                   timestamps / window scaling, data in the SYN (TFO),
+                   keepalive probes, MSS 536, a zero window held for
+                   seconds while other connections carry on.
   TestLimits       max_conns: the connection beyond gets "ERROR Too many
                    open connections" and is closed; slots come back after
                    RST, quit, half-close and close; TIME_WAIT bounded
-                   (tcp_time_wait_max) and reusable by a new SYN; tcp_port.
+                   (tcp_time_wait_max) and reusable by a new SYN; tcp_port,
+                   and a refused connect on a port not served.
   TestIdle         tcp_idle_timeout closes idle connections only.
   TestLoss         xdp-drop (tests/tools) drops 5% of what each veth end
                    receives, pollux-dp adds reorder and duplication on RX
-                   and TX: 20,000 pipelined requests over 40 connections,
-                   every reply exact, none missing.
+                   and TX (1 and 2 lcores): 20,000 pipelined requests over
+                   40 connections, every reply exact, none missing; peers
+                   without SACK; closes with data in flight; a slow reader.
   TestSynFlood     syn-flood (tests/tools) sends 100,000 spoofed SYNs while
-                   a client keeps opening connections and succeeding; the
-                   server's VmRSS/VmHWM stay within a bound.
+                   a client keeps opening connections and succeeding (300 KB
+                   each way on some); the server's VmRSS/VmHWM stay within a
+                   bound.
 
-Tests that need pollux-dp itself (its fault injection counters, its exit
-report) skip with --target memcached. Each class starts its own server on
-its own namespace pair and stops it at the end: pollux-dp must then exit
-cleanly (status 0, counters printed, no sanitizer report).
+Tests that need pollux-dp itself (its fault injection and TCP counters:
+SYN cookies used, zero windows probed, both lcores serving) skip with
+--target memcached. Each class starts its own server on its own namespace
+pair and stops it at the end: pollux-dp must then exit cleanly (status 0,
+counters printed, no sanitizer report).
 
 usage: test_tcp.py POLLUX_DP [--target pollux|memcached] [--xdp-drop PATH]
                    [--syn-flood PATH] [pytest options]     (root; exit 77 = skip)
@@ -1215,6 +1224,14 @@ class TestPeers:
         slow.close()
         conn.request(b"delete zw:big\r\n", b"DELETED\r\n")
 
+    @pollux_only
+    def test_zz_zero_window_probed(self, srv):
+        # Last user of the module's server: stop it, and read that the zero
+        # window above was probed rather than waited out.
+        res = srv.stop()
+        c = tcp_lcore_counters(res).get(0, {})
+        assert c.get("tcp_probes", 0) > 0, "%r\n%s" % (c, res.output)
+
 
 # == connection limit, slot accounting, TIME_WAIT, tcp_port ===========================================
 class TestLimits:
@@ -1518,6 +1535,38 @@ class TestLoss:
             c.close()
         assert not errors, "\n".join(errors[:5])
 
+    def test_closes_under_loss(self, lossy):
+        """Both ways of ending a connection, with a large reply still in flight
+        while segments (FINs included) are lost: the server's FIN after quit, and
+        the client's FIN (half-close) before the reply. All data, then EOF."""
+        v = rand_bytes(random.Random(41), 400000)
+        c = Conn(lossy, timeout=30)
+        c.request(set_req(b"close:big", v), b"STORED\r\n", timeout=30)
+        c.close()
+        want = get_rep((b"close:big", v)) + b"MN\r\n"
+        results = []
+
+        def one(i):
+            try:
+                k = Conn(lossy, timeout=30)
+                if i % 2:
+                    k.send(b"get close:big\r\nmn\r\nquit\r\n")
+                else:
+                    k.send(b"get close:big\r\nmn\r\n")
+                    k.sock.shutdown(socket.SHUT_WR)
+                data, how = k.read_to_eof(timeout=60)
+                k.close()
+                results.append((i, data == want, how, len(data)))
+            except Exception as e:      # reported below
+                results.append((i, False, repr(e), 0))
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        bad = [r for r in results if not (r[1] and r[2] == "eof")]
+        assert len(results) == 12 and not bad, "(connection, data exact, end, bytes): %r" % bad
+
     def test_slow_reader_under_loss(self, lossy):
         """A reader with a tiny window that takes its replies a little at a time:
         the window closes and opens hundreds of times while updates and probes
@@ -1593,7 +1642,9 @@ class TestSynFlood:
                     fresh = i % 2 == 0
                     c = Conn(srv, timeout=5) if fresh else persistent
                     k = b"flood:c%d" % (i % 20)
-                    v = rand_bytes(r, r.randrange(1, 2000))
+                    # every fourth op moves 300 KB each way on a connection made
+                    # during the flood (SYN cookies: its options must still hold)
+                    v = rand_bytes(r, 300000 if i % 4 == 0 else r.randrange(1, 2000))
                     c.request(set_req(k, v) + b"get %s\r\n" % k, b"STORED\r\n" + get_rep((k, v)),
                               timeout=5)
                     if fresh:
@@ -1649,6 +1700,16 @@ class TestSynFlood:
             r = srv.net.run_server_ns(["nstat", "-az", "TcpExtSyncookiesSent"])
             m = re.search(r"TcpExtSyncookiesSent\s+(\d+)", r.stdout)
             assert m and int(m.group(1)) > 0, r.stdout
+
+    @pollux_only
+    def test_zz_syn_cookies_used(self, flooded):
+        # The backlog was full of spoofed half-opens, so the client's new
+        # connections must have come through SYN cookies.
+        res = flooded.stop()
+        c = tcp_lcore_counters(res).get(0, {})
+        assert c.get("tcp_syn_cookies_sent", 0) > 0 and c.get("tcp_syn_cookies_ok", 0) > 0, (
+            "%r\n%s" % (c, res.output))
+        assert c.get("tcp_syn_cookies_bad", 0) == 0, c
 
 
 class SegmentSniffer:
