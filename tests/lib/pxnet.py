@@ -433,6 +433,11 @@ class Appliance:
         if self.dp is not None:
             raise PxnetError("pollux-dp already running")
         settings = list(settings)
+        if not any(s.startswith("shm_path=") for s in settings):
+            # A region path that never exists: a test's pollux-dp serves
+            # alone and never meets (or is refused by) the region of an
+            # appliance running on this machine.
+            settings.append("shm_path=/dev/shm/pxnet-%s-no-region" % self.srv_ns)
         explicit = any(s.startswith("hugepages=") for s in settings)
         if not explicit:
             lcores = 1
