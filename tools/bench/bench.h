@@ -27,5 +27,7 @@ int bench_table_main(int argc, char **argv);
 int bench_ring_main(int argc, char **argv);
 /* memcached over UDP from plain sockets (no EAL): closed/open loop, checked replies. */
 int bench_udp_main(int argc, char **argv);
+/* memcached over TCP from non-blocking kernel sockets: connections, pipelining. */
+int bench_tcp_main(int argc, char **argv);
 
 #endif

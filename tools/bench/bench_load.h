@@ -109,12 +109,15 @@ static inline uint64_t load_errors(const struct load_counters *c)
 }
 
 /*
- * What makes the run fail: wrong replies, plus timeouts on TCP, where no
- * reply may go missing (a UDP datagram may be dropped by design).
+ * What makes the run fail: wrong replies, plus on TCP, where no reply may
+ * go missing (a UDP datagram may be dropped by design), timeouts and
+ * broken connections.
  */
 static inline uint64_t load_failures(const struct load_opts *o, const struct load_counters *c)
 {
-	return load_errors(c) + (o->transport == LOAD_TCP ? c->timeouts : 0);
+	if (o->transport != LOAD_TCP)
+		return load_errors(c);
+	return load_errors(c) + c->timeouts + c->conn_failures;
 }
 
 /* Parse argv. 0 ok, 1 after --help (exit 0), -EINVAL after a message (exit 2). */

@@ -210,13 +210,15 @@ static void collect(struct load_run *run, void *ws, struct load_result *r)
 static int exit_code(const struct load_opts *o, const struct load_result *r)
 {
 	const struct load_counters *c = &r->c;
+	uint64_t broken = c->conn_failures + r->pre.conn_failures;
 
-	if (load_failures(o, c) > 0) {
+	if (load_failures(o, c) > 0 || (o->transport == LOAD_TCP && broken > 0)) {
 		fprintf(stderr, "pollux-bench %s: %" PRIu64 " wrong replies", o->cmd,
 			load_errors(c));
 		if (o->transport == LOAD_TCP)
 			fprintf(stderr, " (%" PRIu64 " of them requests lost with their "
-				"connection), %" PRIu64 " timeouts", c->lost, c->timeouts);
+				"connection), %" PRIu64 " timeouts, %" PRIu64 " connections broken",
+				c->lost, c->timeouts, broken);
 		fputc('\n', stderr);
 		return BENCH_EXIT_FAIL;
 	}
