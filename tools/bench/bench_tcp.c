@@ -30,7 +30,6 @@
 #include "bench_tcp.h"
 
 #define TCP_OPEN_INFLIGHT 4096      /* open loop: requests in flight per connection, at most */
-#define TCP_PRELOAD_DEPTH 32        /* preload sets in flight per connection, at least */
 #define TCP_OUT_MIN (64u << 10)     /* output buffer bytes per connection, at least */
 #define TCP_RX_MIN (64u << 10)      /* receive buffer bytes per connection, at first */
 #define TCP_CONNECT_MS 5000
@@ -339,10 +338,8 @@ static void run_phase(struct load_worker *lw)
 	bool open = lw->phase == LOAD_PHASE_MEASURE && lw->o->loop == LOAD_LOOP_OPEN;
 	bool was_issuing = true;
 
-	if (lw->phase == LOAD_PHASE_PRELOAD)
-		w->qmax = PX_MAX(lw->o->depth, (uint32_t)TCP_PRELOAD_DEPTH);
-	else
-		w->qmax = open ? TCP_OPEN_INFLIGHT : lw->o->depth;
+	/* The preload keeps --depth in flight too, so a server's work is all at one depth. */
+	w->qmax = open ? TCP_OPEN_INFLIGHT : lw->o->depth;
 	for (;;) {
 		uint64_t now = px_clock_ns();
 
@@ -453,8 +450,7 @@ static int tcp_init(struct load_worker *lw)
 		w->conns[i].fd = -1;
 	w->cmd_max = load_cmd_max(o->key_size, o->value_size);
 	w->out_cap = PX_MAX((size_t)TCP_OUT_MIN, 2 * w->cmd_max);
-	qmax = PX_MAX(PX_MAX(o->depth, (uint32_t)TCP_PRELOAD_DEPTH),
-		      o->loop == LOAD_LOOP_OPEN ? (uint32_t)TCP_OPEN_INFLIGHT : 1u);
+	qmax = o->loop == LOAD_LOOP_OPEN ? PX_MAX(o->depth, (uint32_t)TCP_OPEN_INFLIGHT) : o->depth;
 	for (uint32_t i = 0; i < w->nconns; i++) {
 		struct tcp_conn *c = &w->conns[i];
 		struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = i};
