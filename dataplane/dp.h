@@ -17,6 +17,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "net/tcp.h"
 #include "pollux/shm.h"
 #include "proto/mc_exec.h"
 #include "px_settings.h"
@@ -79,6 +80,8 @@ struct dp_fault {
 };
 
 struct dp;
+struct dp_tcp_mc;
+struct dp_tfwd;
 
 struct dp_lcore {
 	unsigned idx;              /* dataplane index = partition = RX/TX queue */
@@ -100,6 +103,12 @@ struct dp_lcore {
 	uint64_t lat_count;
 	uint64_t lat_sum_ns;
 	uint64_t lat_hist[PX_SHM_LAT_BUCKETS];
+	/* TCP (tcp_mc.c): the stack, per-slot memcached state, and forwarded
+	 * requests waiting for room in a full lcore-pair ring */
+	struct tcp_stack *tcp;
+	struct dp_tcp_mc *tmc;
+	struct dp_tfwd *tfwd_head[DP_LCORES_MAX], *tfwd_tail[DP_LCORES_MAX];
+	unsigned tfwd_backlog;
 	uint8_t rbuf[] __rte_cache_aligned; /* remote reads: key + largest value */
 } __rte_cache_aligned;
 
@@ -111,6 +120,9 @@ struct dp {
 	uint32_t ip;               /* network byte order */
 	uint16_t udp_port;         /* host order */
 	bool tx_cksum;             /* port computes IPv4 and UDP checksums */
+	bool tx_tcp_cksum;         /* ... and TCP checksums */
+	uint16_t tcp_port;         /* host order, 0 = no TCP */
+	_Atomic uint32_t tcp_open; /* connections open on every lcore (max_conns) */
 	struct rte_mempool *pool;
 	struct rte_mempool *cont_pool;
 	struct px_table *parts[DP_LCORES_MAX];
@@ -160,6 +172,21 @@ void dp_mc_defer(void *ctx, unsigned part, const char *req, size_t len);
 void dp_mc_prefetch(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n);
 /* Finish a reply datagram set: headers for every segment, then TX. */
 void dp_udp_reply_send(struct dp_lcore *lc, struct dp_cont *c);
+/* tcp_mc.c: memcached over each lcore's TCP stack */
+int dp_tcp_setup(struct dp *dp);
+void dp_tcp_input(struct dp_lcore *lc, struct rte_mbuf *m, const void *ip, const void *tcp,
+		  uint16_t ip_len);
+/* A forwarding-ring message that is a TCP request or its reply (tagged). */
+static inline bool dp_msg_is_tcp(const void *msg)
+{
+	return ((uintptr_t)msg & 1) != 0;
+}
+void dp_tcp_msg(struct dp_lcore *lc, void *msg);
+/* Once per loop: flush output, run timers, retry backlogged forwards. */
+void dp_tcp_poll(struct dp_lcore *lc, uint64_t now_tsc);
+void dp_tcp_print_counters(const struct dp *dp);
+/* After the lcores stopped: every connection and message freed. */
+void dp_tcp_teardown(struct dp *dp);
 /* fault.c */
 void dp_fault_init(struct dp_lcore *lc);
 unsigned dp_fault_rx(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n, unsigned cap);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The dataplane lcore loop: RX burst from this lcore's queue, run each frame
- * to completion, take continuations forwarded by other lcores, TX burst.
+ * to completion, take continuations forwarded by other lcores, let the TCP
+ * stack send what the burst produced and run its timers, TX burst.
  * Once per millisecond: publish the time to the owned partition and run a
  * bounded expiry sweep. When there is nothing to do the lcore pauses, then
  * sleeps in doubling steps up to idle_sleep_max_us, so the appliance can
@@ -67,8 +68,12 @@ static unsigned drain_forwarded(struct dp_lcore *lc)
 		if (from == lc->idx)
 			continue;
 		unsigned n = rte_ring_sc_dequeue_burst(dp->fwd[from][lc->idx], msgs, DP_BURST, NULL);
-		for (unsigned i = 0; i < n; i++)
-			dp_mc_resume(lc, msgs[i]);
+		for (unsigned i = 0; i < n; i++) {
+			if (dp_msg_is_tcp(msgs[i]))
+				dp_tcp_msg(lc, msgs[i]);
+			else
+				dp_mc_resume(lc, msgs[i]);
+		}
 		total += n;
 	}
 	return total;
@@ -142,9 +147,11 @@ int dp_lcore_main(void *arg)
 			dp_net_input(lc, pkts[i]);
 		}
 		unsigned fwd = dp->nlcores > 1 ? drain_forwarded(lc) : 0;
+		uint64_t now = rte_rdtsc();
+		/* TCP: replies and ACKs of this burst in as few segments as can be, timers */
+		dp_tcp_poll(lc, now);
 		if (lc->ntx || lc->fault.on)
 			tx_flush(lc);
-		uint64_t now = rte_rdtsc();
 		if (n > 0)
 			lat_record(lc, now - t0, n);
 		if (now - lc->last_tick >= tick_tsc)

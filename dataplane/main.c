@@ -217,6 +217,8 @@ int main(int argc, char **argv)
 	if (dp_setup(dp) != 0 || dp_port_init(dp) != 0)
 		return 1;
 	dp_port_steer(dp);
+	if (dp_tcp_setup(dp) != 0)
+		return 1;
 	int rc = dp_shm_attach(dp);
 	if (rc == -EPROTO)
 		return 2;
@@ -229,8 +231,9 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	char ip[32];
 	px_settings_get(&dp->set, "ip", ip, sizeof(ip));
-	printf("pollux-dp: ready: memcached on %s udp/%u, %u lcore(s), %llu MiB per partition\n", ip,
-	       dp->udp_port, dp->nlcores, (unsigned long long)dp->set.mem_mb);
+	printf("pollux-dp: ready: memcached on %s udp/%u tcp/%u, %u lcore(s), %llu MiB per "
+	       "partition\n", ip, dp->udp_port, dp->tcp_port, dp->nlcores,
+	       (unsigned long long)dp->set.mem_mb);
 	fflush(stdout);
 
 	unsigned i = 0, lcore_id;
@@ -246,6 +249,8 @@ int main(int argc, char **argv)
 	rte_eth_dev_stop(dp->port);
 	rte_eth_dev_close(dp->port);
 	dp_print_counters(dp);
+	dp_tcp_print_counters(dp);
+	dp_tcp_teardown(dp);
 	printf("pollux-dp: stopped\n");
 	rte_eal_cleanup();
 	return 0;

@@ -21,6 +21,7 @@ int dp_port_init(struct dp *dp)
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf = { 0 };
 	uint16_t q = dp->nlcores;
+	static uint8_t rss_key[64];
 	char name[RTE_ETH_NAME_MAX_LEN] = "?";
 	int rc;
 
@@ -39,16 +40,36 @@ int dp_port_init(struct dp *dp)
 	if (q > 1 && info.flow_type_rss_offloads != 0) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf =
-			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP) &
+			info.flow_type_rss_offloads;
+		/* A symmetric Toeplitz key (0x6d5a repeated): both directions of
+		 * a flow hash alike, so a TCP connection stays on one lcore
+		 * whichever way its packets are seen. */
+		if (info.hash_key_size > 0 && info.hash_key_size <= sizeof(rss_key)) {
+			for (unsigned i = 0; i < info.hash_key_size; i++)
+				rss_key[i] = (i & 1) ? 0x5a : 0x6d;
+			conf.rx_adv_conf.rss_conf.rss_key = rss_key;
+			conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
+		}
 	}
 	uint64_t want_tx = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
 	if ((info.tx_offload_capa & want_tx) == want_tx) {
 		conf.txmode.offloads = want_tx;
 		dp->tx_cksum = true;
+		if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) {
+			conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+			dp->tx_tcp_cksum = true;
+		}
 	}
 	uint64_t want_rx = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
-	if ((info.rx_offload_capa & want_rx) == want_rx)
+	if ((info.rx_offload_capa & want_rx) == want_rx) {
 		conf.rxmode.offloads = want_rx;
+		/* L4_CKSUM_GOOD then vouches for TCP too, so ask only with both */
+		if (!(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM))
+			conf.rxmode.offloads = 0;
+		else
+			conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+	}
 	if ((rc = rte_eth_dev_configure(dp->port, q, q, &conf)) != 0) {
 		fprintf(stderr, "pollux-dp: port %s: configure with %u queues: %s\n", name, q,
 			rte_strerror(-rc));

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The dataplane's network input: Ethernet, an ARP responder for the
- * appliance's address, IPv4 header validation, ICMP echo, and UDP demux to
- * the memcached port(s). Replies to ARP and ICMP are built in the request
+ * appliance's address, IPv4 header validation, ICMP echo, UDP demux to
+ * the memcached port(s), and TCP segments for the memcached port to the
+ * lcore's TCP stack (other TCP ports are dropped, as by a firewall). Replies to ARP and ICMP are built in the request
  * mbuf. Every dropped frame is counted by reason; nothing here logs or
  * allocates. IPv6 and fragments are dropped (memcached requests fit one
  * datagram).
@@ -10,6 +11,7 @@
 #include <rte_arp.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
+#include <rte_tcp.h>
 #include <rte_udp.h>
 
 #include "dp.h"
@@ -156,7 +158,11 @@ void dp_net_input(struct dp_lcore *lc, struct rte_mbuf *m)
 	}
 	/* Trim Ethernet padding: the IP length is authoritative from here on. */
 	rte_pktmbuf_trim(m, (uint16_t)(len - sizeof(*eth) - ip_len));
-	if (ip->next_proto_id == IPPROTO_UDP)
+	if (ip->next_proto_id == IPPROTO_TCP && lc->tcp != NULL && ip_len >= ihl + 20 &&
+	    ((const struct rte_tcp_hdr *)((uint8_t *)ip + ihl))->dst_port ==
+		    rte_cpu_to_be_16(lc->dp->tcp_port))
+		dp_tcp_input(lc, m, ip, (uint8_t *)ip + ihl, ip_len);
+	else if (ip->next_proto_id == IPPROTO_UDP)
 		udp_input(lc, m, ip, ihl, ip_len);
 	else if (ip->next_proto_id == IPPROTO_ICMP)
 		icmp_input(lc, m, eth, ip, ihl, ip_len);

@@ -56,7 +56,12 @@ static size_t stream_run(struct mc_exec *x, struct mc_stream *s, const uint8_t *
 {
 	size_t used = 0;
 
+	s->stopped = false;
 	while (used < n) {
+		if (s->out_limit != 0 && out->total >= s->out_limit && s->swallow == 0) {
+			s->stopped = true;
+			break;
+		}
 		if (s->swallow > 0) {
 			size_t k = PX_MIN(s->swallow, n - used);
 			s->swallow -= k;
@@ -69,9 +74,14 @@ static size_t stream_run(struct mc_exec *x, struct mc_stream *s, const uint8_t *
 		if (rc == MC_PARSE_NEED_MORE)
 			break;
 		if (rc == MC_PARSE_OK) {
-			used += consumed;
-			if (mc_exec_request(x, &req, out) == MC_EXEC_CLOSE)
+			enum mc_exec_result r = mc_exec_request(x, &req, out);
+			if (r == MC_EXEC_CLOSE)
 				return SIZE_MAX;
+			if (r == MC_EXEC_FORWARD) {
+				s->fwd_len = consumed;
+				break;
+			}
+			used += consumed;
 			continue;
 		}
 		size_t len;
@@ -92,12 +102,11 @@ enum mc_exec_result mc_stream_input(struct mc_exec *x, struct mc_stream *s, cons
 	const uint8_t *p = data;
 	size_t len = n;
 
+	s->fwd_len = 0;
 	if (s->len > 0) {
 		/* Finish the carried request: join the new bytes behind it. */
-		if (stream_reserve(s, s->len + n) != 0)
+		if (n > 0 && mc_stream_append(s, data, n) != 0)
 			return MC_EXEC_CLOSE;
-		memcpy(s->buf + s->len, data, n);
-		s->len += n;
 		p = s->buf;
 		len = s->len;
 	}
@@ -106,11 +115,31 @@ enum mc_exec_result mc_stream_input(struct mc_exec *x, struct mc_stream *s, cons
 		s->len = 0;
 		return MC_EXEC_CLOSE;
 	}
+	enum mc_exec_result r = s->fwd_len ? MC_EXEC_FORWARD : MC_EXEC_OK;
 	if (len - used == 0) {
 		s->len = 0;
-		return MC_EXEC_OK;
+		return r;
 	}
-	return stream_keep(s, p + used, len - used) == 0 ? MC_EXEC_OK : MC_EXEC_CLOSE;
+	return stream_keep(s, p + used, len - used) == 0 ? r : MC_EXEC_CLOSE;
+}
+
+int mc_stream_append(struct mc_stream *s, const uint8_t *data, size_t n)
+{
+	if (stream_reserve(s, s->len + n) != 0)
+		return -ENOMEM;
+	memcpy(s->buf + s->len, data, n);
+	s->len += n;
+	return 0;
+}
+
+void mc_stream_skip(struct mc_stream *s, size_t n)
+{
+	if (n >= s->len) {
+		s->len = 0;
+		return;
+	}
+	memmove(s->buf, s->buf + n, s->len - n);
+	s->len -= n;
 }
 
 enum mc_udp_verdict mc_dgram_input(struct mc_exec *x, const uint8_t *dgram, size_t len,

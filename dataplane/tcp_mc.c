@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * memcached over the dataplane's TCP. Each lcore runs one TCP stack (its
+ * RSS queue's connections) and the stream driver per connection: bytes are
+ * parsed straight from the received segment, and replies are written
+ * straight into the connection's send ring. Requests are answered in order:
+ *   - a request that changes another lcore's partition is copied into a
+ *     message for the owner (over the lcore-pair ring, tagged); the
+ *     connection reads nothing more until the reply comes back, then goes
+ *     on from the next request;
+ *   - a connection whose unsent replies pass DP_TCP_SND_HIWAT stops
+ *     starting requests until the peer has taken half of them, so a client
+ *     that does not read cannot make the appliance buffer without bound;
+ *   - the peer's FIN closes the connection once every reply is queued.
+ * A connection that arrives when max_conns are open gets memcached's
+ * "ERROR Too many open connections" and is closed (in tcp.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_malloc.h>
+#include <rte_random.h>
+
+#include "dp.h"
+#include "proto/mc_conn.h"
+
+#define DP_TCP_SND_HIWAT (1u << 20)
+
+struct dp_tcp_mc {
+	struct mc_stream s;
+	bool waiting;     /* a forwarded request is out */
+	bool fin;         /* the peer has closed its side */
+};
+
+/* A request on its way to its partition's owner, and its reply on the way back. */
+struct dp_tfwd {
+	struct dp_tfwd *next;     /* backlog list */
+	uint16_t origin;
+	bool done;                /* executed: on its way back */
+	uint8_t result;           /* enum mc_exec_result of the run */
+	uint32_t slot, gen;
+	uint64_t flush_done;
+	uint8_t *reply;
+	size_t reply_len, reply_cap;
+	uint32_t req_len;
+	uint8_t req[];
+};
+
+static struct dp_lcore *lc_of(struct tcp_stack *st)
+{
+	return st->app_ctx;
+}
+
+static void tx_hook(void *ctx, struct rte_mbuf *m)
+{
+	dp_tx(ctx, m);
+}
+
+/* ---- forwarding ---- */
+
+static void fwd_send(struct dp_lcore *lc, unsigned to, struct dp_tfwd *f)
+{
+	void *msg = (void *)((uintptr_t)f | 1);
+
+	if (lc->tfwd_head[to] == NULL && rte_ring_sp_enqueue(lc->dp->fwd[lc->idx][to], msg) == 0) {
+		lc->c.fwd_out++;
+		return;
+	}
+	/* Ring full: keep it in order behind the others; never lose it (the
+	 * request was acknowledged at the TCP level). */
+	f->next = NULL;
+	if (lc->tfwd_tail[to] != NULL)
+		lc->tfwd_tail[to]->next = f;
+	else
+		lc->tfwd_head[to] = f;
+	lc->tfwd_tail[to] = f;
+	lc->tfwd_backlog++;
+	lc->c.fwd_full++;
+}
+
+static void fwd_retry(struct dp_lcore *lc)
+{
+	for (unsigned to = 0; to < lc->dp->nlcores && lc->tfwd_backlog > 0; to++) {
+		struct dp_tfwd *f;
+		while ((f = lc->tfwd_head[to]) != NULL &&
+		       rte_ring_sp_enqueue(lc->dp->fwd[lc->idx][to], (void *)((uintptr_t)f | 1)) == 0) {
+			lc->tfwd_head[to] = f->next;
+			if (f->next == NULL)
+				lc->tfwd_tail[to] = NULL;
+			lc->tfwd_backlog--;
+			lc->c.fwd_out++;
+		}
+	}
+}
+
+static int reply_flush(struct mc_out *o)
+{
+	struct dp_tfwd *f = o->owner;
+	f->reply_len += o->len;
+	if (f->reply_len == f->reply_cap) {
+		size_t cap = f->reply_cap ? f->reply_cap * 2 : 512;
+		uint8_t *p = realloc(f->reply, cap);
+		if (p == NULL)
+			return -ENOMEM;
+		f->reply = p;
+		f->reply_cap = cap;
+	}
+	o->buf = f->reply + f->reply_len;
+	o->len = 0;
+	o->cap = f->reply_cap - f->reply_len;
+	return 0;
+}
+
+/* Run a forwarded request on this lcore (an owner of what it changes). */
+static void fwd_execute(struct dp_lcore *lc, struct dp_tfwd *f)
+{
+	struct mc_exec *x = &lc->x;
+	struct mc_request req;
+	size_t used = 0;
+	struct mc_out o = { .flush = reply_flush, .owner = f };
+
+	lc->c.fwd_in++;
+	reply_flush(&o);
+	if (o.cap == 0 ||
+	    mc_parse(f->req, f->req_len, &x->cfg.limits, &req, &used) != MC_PARSE_OK) {
+		/* It parsed on the origin: only memory can make this fail. */
+		static const char err[] = "SERVER_ERROR out of memory\r\n";
+		if (o.cap >= sizeof(err) - 1) {
+			memcpy(o.buf, err, sizeof(err) - 1);
+			o.len = sizeof(err) - 1;
+		}
+		f->result = MC_EXEC_OK;
+	} else {
+		x->flush_done = f->flush_done;
+		enum mc_exec_result r = mc_exec_request(x, &req, &o);
+		f->flush_done = x->flush_done;
+		x->flush_done = 0;
+		if (r == MC_EXEC_FORWARD) {
+			f->reply_len += o.len;
+			fwd_send(lc, x->fwd_part, f);
+			return;
+		}
+		f->result = (uint8_t)r;
+	}
+	f->reply_len += o.len;
+	f->done = true;
+	if (f->origin == lc->idx)
+		dp_tcp_msg(lc, (void *)((uintptr_t)f | 1));
+	else
+		fwd_send(lc, f->origin, f);
+}
+
+static void fwd_free(struct dp_tfwd *f)
+{
+	free(f->reply);
+	free(f);
+}
+
+/* ---- the stream on a connection ---- */
+
+static void conn_run(struct tcp_stack *st, struct tcp_conn *c, const uint8_t *p, uint32_t n);
+
+static void conn_after(struct tcp_stack *st, struct tcp_conn *c, enum mc_exec_result r)
+{
+	struct dp_lcore *lc = lc_of(st);
+	struct dp_tcp_mc *m = c->app;
+
+	if (r == MC_EXEC_CLOSE) {
+		tcp_close(st, c);
+		return;
+	}
+	if (r == MC_EXEC_FORWARD) {
+		size_t len = m->s.fwd_len;
+		struct dp_tfwd *f = malloc(sizeof(*f) + len);
+		if (f == NULL) {
+			tcp_abort(st, c);
+			return;
+		}
+		*f = (struct dp_tfwd){ .origin = (uint16_t)lc->idx, .slot = c->slot, .gen = c->gen,
+				       .flush_done = lc->x.flush_done, .req_len = (uint32_t)len };
+		lc->x.flush_done = 0;
+		memcpy(f->req, m->s.buf, len);
+		m->waiting = true;
+		fwd_send(lc, lc->x.fwd_part, f);
+		return;
+	}
+	if (m->fin && !m->s.stopped)
+		tcp_close(st, c); /* everything the peer sent is answered */
+}
+
+static void conn_run(struct tcp_stack *st, struct tcp_conn *c, const uint8_t *p, uint32_t n)
+{
+	struct dp_lcore *lc = lc_of(st);
+	struct dp_tcp_mc *m = c->app;
+	struct tcp_out to;
+	uint32_t q = tcp_sndq(c);
+
+	m->s.out_limit = q < DP_TCP_SND_HIWAT ? DP_TCP_SND_HIWAT - q : 1;
+	tcp_out_open(&to, st, c);
+	enum mc_exec_result r = mc_stream_input(&lc->x, &m->s, p, n, &to.o);
+	if (tcp_out_close(&to) != 0) {
+		/* A reply past the send ring's ceiling: nothing sane to send. */
+		tcp_abort(st, c);
+		return;
+	}
+	conn_after(st, c, r);
+}
+
+static int app_accept(struct tcp_stack *st, struct tcp_conn *c)
+{
+	struct dp_lcore *lc = lc_of(st);
+	struct dp_tcp_mc *m = &lc->tmc[c->slot];
+
+	mc_stream_init(&m->s);
+	m->waiting = m->fin = false;
+	c->app = m;
+	__atomic_fetch_add(&lc->dp->info.curr_connections, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&lc->dp->info.total_connections, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static bool conn_paused(const struct dp_tcp_mc *m)
+{
+	return m->waiting || m->s.stopped;
+}
+
+static void app_recv(struct tcp_stack *st, struct tcp_conn *c, const uint8_t *p, uint32_t n)
+{
+	struct dp_tcp_mc *m = c->app;
+
+	__atomic_fetch_add(&lc_of(st)->dp->info.bytes_read, n, __ATOMIC_RELAXED);
+	if (conn_paused(m)) {
+		if (mc_stream_append(&m->s, p, n) != 0)
+			tcp_abort(st, c);
+		return;
+	}
+	conn_run(st, c, p, n);
+}
+
+static void app_fin(struct tcp_stack *st, struct tcp_conn *c)
+{
+	struct dp_tcp_mc *m = c->app;
+
+	m->fin = true;
+	if (!conn_paused(m))
+		tcp_close(st, c);
+}
+
+/* Go on with carried bytes after a pause. */
+static void conn_resume(struct tcp_stack *st, struct tcp_conn *c)
+{
+	struct dp_tcp_mc *m = c->app;
+	static const uint8_t none;
+
+	if (m->s.len > 0)
+		conn_run(st, c, &none, 0);
+	else
+		conn_after(st, c, MC_EXEC_OK);
+	if (tcp_conn_get(st, c->slot, c->gen) == c)
+		tcp_window_update(st, c);
+}
+
+static void app_sent(struct tcp_stack *st, struct tcp_conn *c)
+{
+	struct dp_tcp_mc *m = c->app;
+
+	if (m->s.stopped && !m->waiting && tcp_sndq(c) < DP_TCP_SND_HIWAT / 2) {
+		m->s.stopped = false;
+		conn_resume(st, c);
+	}
+}
+
+static void app_closed(struct tcp_stack *st, struct tcp_conn *c)
+{
+	struct dp_tcp_mc *m = c->app;
+
+	mc_stream_free(&m->s);
+	__atomic_fetch_sub(&lc_of(st)->dp->info.curr_connections, 1, __ATOMIC_RELAXED);
+}
+
+static uint32_t app_buffered(struct tcp_stack *st, struct tcp_conn *c)
+{
+	const struct dp_tcp_mc *m = c->app;
+	(void)st;
+	return (uint32_t)m->s.len;
+}
+
+static const struct tcp_app mc_app = {
+	.accept = app_accept,
+	.recv = app_recv,
+	.fin = app_fin,
+	.sent = app_sent,
+	.closed = app_closed,
+	.buffered = app_buffered,
+};
+
+void dp_tcp_msg(struct dp_lcore *lc, void *msg)
+{
+	struct dp_tfwd *f = (struct dp_tfwd *)((uintptr_t)msg & ~(uintptr_t)1);
+
+	if (!f->done) {
+		fwd_execute(lc, f);
+		return;
+	}
+	struct tcp_conn *c = tcp_conn_get(lc->tcp, f->slot, f->gen);
+	if (c == NULL || c->app == NULL) {
+		fwd_free(f); /* the connection went away meanwhile */
+		return;
+	}
+	struct dp_tcp_mc *m = c->app;
+	m->waiting = false;
+	mc_stream_skip(&m->s, f->req_len);
+	if (f->reply_len > 0 && tcp_send(lc->tcp, c, f->reply, (uint32_t)f->reply_len) != 0) {
+		fwd_free(f);
+		tcp_abort(lc->tcp, c);
+		return;
+	}
+	enum mc_exec_result r = (enum mc_exec_result)f->result;
+	fwd_free(f);
+	if (r == MC_EXEC_CLOSE) {
+		tcp_close(lc->tcp, c);
+		return;
+	}
+	conn_resume(lc->tcp, c);
+}
+
+/* ---- setup and the loop ---- */
+
+int dp_tcp_setup(struct dp *dp)
+{
+	dp->tcp_port = (uint16_t)dp->set.tcp_port;
+	if (dp->tcp_port == 0)
+		return 0;
+	uint32_t per = (uint32_t)(dp->set.max_conns + dp->set.tcp_syn_backlog +
+				  dp->set.tcp_time_wait_max + 64);
+	struct tcp_cfg cfg = {
+		.ip = dp->ip,
+		.port = dp->tcp_port,
+		.mac = dp->mac,
+		.max_conns = (uint32_t)dp->set.max_conns,
+		.syn_backlog = (uint32_t)dp->set.tcp_syn_backlog,
+		.idle_timeout_ms = (uint32_t)(dp->set.tcp_idle_timeout * 1000),
+		.rto_min_ms = (uint32_t)dp->set.tcp_rto_min_ms,
+		.time_wait_max = (uint32_t)dp->set.tcp_time_wait_max,
+		.time_wait_ms = (uint32_t)dp->set.tcp_time_wait_ms,
+		/* a whole request with the largest value, plus pipelining room */
+		.rcvbuf = (uint32_t)dp->set.item_size_max + 64 * 1024,
+		.tx_cksum = dp->tx_tcp_cksum,
+		.cookie_secret = { rte_rand(), rte_rand() },
+		.open_total = &dp->tcp_open,
+		.open_limit = (uint32_t)dp->set.max_conns,
+	};
+	for (unsigned i = 0; i < dp->nlcores; i++) {
+		struct dp_lcore *lc = dp->lc[i];
+		char name[32];
+		snprintf(name, sizeof(name), "px_tcp_%u", i);
+		lc->tcp = rte_zmalloc_socket("px_tcp", sizeof(*lc->tcp), RTE_CACHE_LINE_SIZE,
+					     (int)rte_socket_id());
+		if (lc->tcp == NULL ||
+		    tcp_stack_init(lc->tcp, name, &cfg, per, dp->pool, dp->tsc_hz, tx_hook, lc,
+				   &mc_app, lc) != 0) {
+			fprintf(stderr, "pollux-dp: TCP on lcore %u: no memory for %u connections "
+					"(lower max_conns)\n", i, per);
+			return -1;
+		}
+		lc->tmc = calloc(lc->tcp->nslots, sizeof(*lc->tmc));
+		if (lc->tmc == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+void dp_tcp_input(struct dp_lcore *lc, struct rte_mbuf *m, const void *ip, const void *tcp,
+		  uint16_t ip_len)
+{
+	tcp_input(lc->tcp, m, ip, tcp, ip_len, rte_rdtsc());
+}
+
+void dp_tcp_poll(struct dp_lcore *lc, uint64_t now_tsc)
+{
+	if (lc->tcp == NULL)
+		return;
+	if (lc->tfwd_backlog > 0)
+		fwd_retry(lc);
+	tcp_timers(lc->tcp, now_tsc);
+	tcp_flush(lc->tcp);
+}
+
+void dp_tcp_teardown(struct dp *dp)
+{
+	/* Requests still between lcores belong to nobody now. */
+	for (unsigned a = 0; a < dp->nlcores; a++)
+		for (unsigned b = 0; b < dp->nlcores; b++) {
+			void *msg;
+			if (a == b)
+				continue;
+			while (rte_ring_sc_dequeue(dp->fwd[a][b], &msg) == 0)
+				if (dp_msg_is_tcp(msg))
+					fwd_free((struct dp_tfwd *)((uintptr_t)msg & ~(uintptr_t)1));
+				else
+					rte_mempool_put(dp->cont_pool, msg);
+		}
+	for (unsigned i = 0; i < dp->nlcores; i++) {
+		struct dp_lcore *lc = dp->lc[i];
+		for (unsigned to = 0; to < dp->nlcores; to++)
+			while (lc->tfwd_head[to] != NULL) {
+				struct dp_tfwd *f = lc->tfwd_head[to];
+				lc->tfwd_head[to] = f->next;
+				fwd_free(f);
+			}
+		if (lc->tcp != NULL) {
+			tcp_stack_fini(lc->tcp);
+			rte_free(lc->tcp);
+			lc->tcp = NULL;
+		}
+		free(lc->tmc);
+		lc->tmc = NULL;
+	}
+}
+
+void dp_tcp_print_counters(const struct dp *dp)
+{
+	for (unsigned i = 0; i < dp->nlcores; i++) {
+		const struct tcp_stack *st = dp->lc[i]->tcp;
+		if (st == NULL)
+			continue;
+		printf("pollux-dp: lcore %u tcp: open=%u syn_rcvd=%u time_wait=%u", i, st->nopen,
+		       st->nsyn, st->ntw);
+#define DP_X_PRINT(n) if (st->c.n) printf(" " #n "=%llu", (unsigned long long)st->c.n);
+		TCP_COUNTERS(DP_X_PRINT)
+#undef DP_X_PRINT
+		printf("\n");
+	}
+}
