@@ -15,6 +15,11 @@
 #   SIDES=memcached   run memcached only (the dataplane without TCP yet)
 #   PMD=af_packet     pollux-dp's driver (auto, af_xdp or af_packet)
 #   ROWS="1x16 4x16"  connections x depth per row (default "16x1 4x16")
+#   KEEP=DIR          keep each row's pollux-bench JSON and pollux-dp log in DIR
+#   SERVER_CPU=N CLIENT_CPU=M   CPUs the servers and the client are pinned to
+#                     (default: the last and the first CPU this script may use;
+#                     no pinning with one CPU). pollux-dp puts its lcore on the
+#                     first CPU it may use, so both servers get exactly one CPU.
 # Server CPU per request, over the whole pollux-bench run of a row (preload
 # sets + measured requests, all at the row's depth):
 #   memcached  process CPU time (utime+stime from /proc/PID/stat) / requests
@@ -36,6 +41,7 @@ cleanup() {
 	[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && sleep 0.3
 	ip netns del "$SRV" 2>/dev/null || true
 	ip netns del "$CLI" 2>/dev/null || true
+	if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$OUT"/* "$KEEP"/ 2>/dev/null; fi
 	rm -rf "$OUT"
 }
 trap cleanup EXIT
@@ -66,19 +72,27 @@ ip -n "$CLI" addr add "$IP_C/24" dev "$VC"
 ip netns exec "$CLI" ethtool -K "$VC" tx off >/dev/null
 
 HZ=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+CPUS=($(/usr/bin/python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))'))
+if [ "${#CPUS[@]}" -ge 2 ]; then
+	SERVER_CPU=${SERVER_CPU:-${CPUS[-1]}} CLIENT_CPU=${CLIENT_CPU:-${CPUS[0]}}
+fi
+on_cpu() { if [ -n "${1:-}" ]; then echo taskset -c "$1"; fi; }
+SRV_PIN=($(on_cpu "${SERVER_CPU:-}")) CLI_PIN=($(on_cpu "${CLIENT_CPU:-}"))
+# utime and stime of a process, in clock ticks
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 
 # bench NAME CONNS DEPTH: one pollux-bench tcp run against the server at
 # SERVER_PID, with the server's CPU ticks before and after in NAME.cpu.
 bench() {
 	local name=$1 conns=$2 depth=$3 t0 t1 rc=0
 	t0=$(cpu_ticks "$SERVER_PID")
-	ip netns exec "$CLI" "$BUILD/pollux-bench" tcp --server "$IP_S" --seconds "$SECS" \
+	ip netns exec "$CLI" "${CLI_PIN[@]}" "$BUILD/pollux-bench" tcp --server "$IP_S" --seconds "$SECS" \
 		--keys 100000 --key-size 16 --value-size 32 --dist zipf:0.99 --get-ratio 0.95 \
 		--conns "$conns" --depth "$depth" --json >"$OUT/$name.json" || rc=$?
 	t1=$(cpu_ticks "$SERVER_PID")
 	echo "$t0 $t1" >"$OUT/$name.cpu"
 	[ "$rc" -eq 0 ] || echo "e2e_tcp: $name: pollux-bench tcp exited $rc" >&2
+	# ip netns exec execs the server: SERVER_PID is the server itself.
 	return "$rc"
 }
 
@@ -95,7 +109,7 @@ for row in $ROWS; do
 
 	# --- memcached: the kernel's TCP, 1 worker thread, a fresh process ---
 	ip -n "$SRV" addr add "$IP_S/24" dev "$VS"
-	ip netns exec "$SRV" memcached -u root -l "$IP_S" -p 11211 -U 0 -t 1 -m 256 -c 4096 &
+	ip netns exec "$SRV" "${SRV_PIN[@]}" memcached -u root -l "$IP_S" -p 11211 -U 0 -t 1 -m 256 -c 4096 &
 	SERVER_PID=$!
 	sleep 0.5
 	bench "mc-$row" "$conns" "$depth" || FAIL=1
@@ -108,7 +122,7 @@ for row in $ROWS; do
 	HUGE=yes
 	[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" \
 		-ge 256 ] || HUGE=no
-	ip netns exec "$SRV" "$BUILD/pollux-dp" iface="$VS" ip="$IP_S" lcores=1 mem_mb=256 \
+	ip netns exec "$SRV" "${SRV_PIN[@]}" "$BUILD/pollux-dp" iface="$VS" ip="$IP_S" lcores=1 mem_mb=256 \
 		pmd="$PMD" hugepages="$HUGE" >"$OUT/px-$row.log" 2>&1 &
 	SERVER_PID=$!
 	for _ in $(seq 100); do grep -q "ready:" "$OUT/px-$row.log" && break; sleep 0.1; done
@@ -122,8 +136,8 @@ for row in $ROWS; do
 	ip netns exec "$CLI" ip neigh flush dev "$VC"
 done
 
-/usr/bin/python3 - "$OUT" "$HZ" "$SECS" "$SIDES" $ROWS <<'PY' || FAIL=1
-import json, re, sys
+SERVER_CPU=${SERVER_CPU:-} CLIENT_CPU=${CLIENT_CPU:-} /usr/bin/python3 - "$OUT" "$HZ" "$SECS" "$SIDES" $ROWS <<'PY' || FAIL=1
+import json, os, re, sys
 out, hz, secs, sides, rows = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5:]
 
 def load(name):
@@ -132,9 +146,10 @@ def load(name):
         r = json.load(open("%s/%s.json" % (out, name)))
     except (OSError, ValueError):
         return None
-    t0, t1 = map(int, open("%s/%s.cpu" % (out, name)).read().split())
+    u0, s0, u1, s1 = map(int, open("%s/%s.cpu" % (out, name)).read().split())
     r["served"] = r["preload_sets"] + r["requests"]
-    r["cpu_us"] = (t1 - t0) / hz / r["served"] * 1e6 if r["served"] else float("nan")
+    per = lambda ticks: ticks / hz / r["served"] * 1e6 if r["served"] else float("nan")
+    r["cpu_us"], r["sys_us"] = per(u1 + s1 - u0 - s0), per(s1 - s0)
     return r
 
 def busy_us(row, r):
@@ -152,9 +167,11 @@ def fmt(v, f="%.2f"):
     return "-" if v is None else f % v
 
 results, bad = [], 0
-print("end to end over veth, 1 server core each, same client (pollux-bench tcp, closed loop)")
-print("%-9s %-9s %10s %8s %8s %8s %8s  %s" % ("conns x", "server", "req/s", "CPU/req",
-      "p50", "p99", "errors", "(CPU: process utime+stime; pollux busy in brackets)"))
+print("end to end over veth, 1 server core each, same client (pollux-bench tcp, closed loop)%s"
+      % (", server on CPU %s, client on CPU %s" % (os.environ["SERVER_CPU"], os.environ["CLIENT_CPU"])
+         if os.environ.get("SERVER_CPU") else ""))
+print("%-9s %-9s %10s %8s %8s %8s %8s %8s  %s" % ("conns x", "server", "req/s", "CPU/req",
+      "of it sys", "p50", "p99", "errors", "(CPU: process utime+stime; pollux busy in brackets)"))
 for row in rows:
     conns, depth = row.split("x")
     mc = load("mc-" + row)
@@ -168,15 +185,18 @@ for row in rows:
             continue
         bad += r["failures"]
         extra = " [busy %.2fus]" % pb if name == "pollux" and pb is not None else ""
-        print("%-9s %-9s %10.0f %6.2fus %6.0fus %6.0fus %8d%s" % (
-            row, name, r["rps"], r["cpu_us"], r["p50_us"], r["p99_us"], r["failures"], extra))
+        print("%-9s %-9s %10.0f %6.2fus %7.2fus %6.0fus %6.0fus %8d%s" % (
+            row, name, r["rps"], r["cpu_us"], r["sys_us"], r["p50_us"], r["p99_us"],
+            r["failures"], extra))
     res = {"row": row, "conns": int(conns), "depth": int(depth)}
     if mc:
         res.update(memcached_rps=mc["rps"], memcached_cpu_us_per_req=mc["cpu_us"],
+                   memcached_sys_us_per_req=mc["sys_us"],
                    memcached_p50_us=mc["p50_us"], memcached_p99_us=mc["p99_us"],
                    memcached_failures=mc["failures"])
     if px:
         res.update(pollux_rps=px["rps"], pollux_cpu_us_per_req=px["cpu_us"],
+                   pollux_sys_us_per_req=px["sys_us"],
                    pollux_busy_us_per_req=pb, pollux_p50_us=px["p50_us"],
                    pollux_p99_us=px["p99_us"], pollux_failures=px["failures"],
                    rps_ratio=ratio(px["rps"], mc and mc["rps"]),
