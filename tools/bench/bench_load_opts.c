@@ -110,10 +110,8 @@ static int parse_one(int c, const char *arg, struct load_opts *o, bool *have_ser
 		o->port = (uint16_t)v;
 		return rc;
 	case 'P':
-		rc = bench_opt_u64(CMD, "--partitions", arg, 1, 1024, &v);
-		o->partitions = (uint32_t)v;
 		*udp_only = "--partitions";
-		return rc;
+		return bench_opt_u32(CMD, "--partitions", arg, 1, 1024, &o->partitions);
 	case 'A':
 		o->partition_aware = true;
 		*udp_only = "--partition-aware";
@@ -124,13 +122,9 @@ static int parse_one(int c, const char *arg, struct load_opts *o, bool *have_ser
 	case 'k':
 		return bench_opt_u64(CMD, "--keys", arg, 1, LOAD_KEYS_MAX, &o->keys);
 	case 'K':
-		rc = bench_opt_u64(CMD, "--key-size", arg, 1, 250, &v);
-		o->key_size = (uint32_t)v;
-		return rc;
+		return bench_opt_u32(CMD, "--key-size", arg, 1, 250, &o->key_size);
 	case 'V':
-		rc = bench_opt_u64(CMD, "--value-size", arg, 1, LOAD_VALUE_MAX, &v);
-		o->value_size = (uint32_t)v;
-		return rc;
+		return bench_opt_u32(CMD, "--value-size", arg, 1, LOAD_VALUE_MAX, &o->value_size);
 	case 'd':
 		if (zipf_parse(arg, &o->zipf_s) < 0)
 			return bench_opt_bad(CMD, "--dist", arg,
@@ -163,21 +157,13 @@ static int parse_one(int c, const char *arg, struct load_opts *o, bool *have_ser
 		*have_rate = true;
 		return bench_opt_double(CMD, "--rate", arg, 1, 1e8, &o->rate);
 	case 'c':
-		rc = bench_opt_u64(CMD, "--conns", arg, 1, 1024, &v);
-		o->conns = (uint32_t)v;
-		return rc;
+		return bench_opt_u32(CMD, "--conns", arg, 1, 1024, &o->conns);
 	case 'D':
-		rc = bench_opt_u64(CMD, "--depth", arg, 1, 4096, &v);
-		o->depth = (uint32_t)v;
-		return rc;
+		return bench_opt_u32(CMD, "--depth", arg, 1, 4096, &o->depth);
 	case 't':
-		rc = bench_opt_u64(CMD, "--threads", arg, 1, 64, &v);
-		o->threads = (uint32_t)v;
-		return rc;
+		return bench_opt_u32(CMD, "--threads", arg, 1, 64, &o->threads);
 	case 'T':
-		rc = bench_opt_u64(CMD, "--timeout-ms", arg, 1, 60000, &v);
-		o->timeout_ms = (uint32_t)v;
-		return rc;
+		return bench_opt_u32(CMD, "--timeout-ms", arg, 1, 60000, &o->timeout_ms);
 	case 'w':
 		o->preload = true;
 		return 0;

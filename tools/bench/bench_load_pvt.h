@@ -34,14 +34,32 @@ enum load_phase { LOAD_PHASE_PRELOAD, LOAD_PHASE_MEASURE };
 struct load_worker;
 struct load_run;
 
+/*
+ * A transport: its worker's size and life, and the hooks the shared phase
+ * loop (load_run_phase) calls. Every hook gets the transport's own worker,
+ * which starts with struct load_worker.
+ */
 struct load_transport_ops {
-	size_t worker_size;   /* of the transport's worker, which starts with struct load_worker */
+	size_t worker_size;
 	/* Sockets or connections of worker w (base already set up). 0 or a negative errno. */
 	int (*init)(struct load_worker *w);
 	/* Undo init, also after a partial one. */
 	void (*fini)(struct load_worker *w);
-	/* Run w's current phase until it has issued all it may and nothing is in flight. */
-	void (*run_phase)(struct load_worker *w);
+	/* Optional: before a phase starts. */
+	void (*phase_start)(struct load_worker *w);
+	/* End whatever has waited --timeout-ms. */
+	void (*expire)(struct load_worker *w, uint64_t now);
+	/* Whether w may issue now (load_may_issue, and what the transport adds). */
+	bool (*may_issue)(struct load_worker *w, uint64_t now);
+	/* Issue what the loop allows now: top up (closed loop, preload) or due arrivals. */
+	void (*issue)(struct load_worker *w, uint64_t now, bool open);
+	/* Requests in flight; *oldest: the earliest send time among them (untouched if none). */
+	uint64_t (*inflight)(struct load_worker *w, uint64_t *oldest);
+	/* One epoll event; closed: the closed loop is issuing (a reply may make room). */
+	void (*on_event)(struct load_worker *w, const struct epoll_event *ev, bool closed,
+			 uint64_t now);
+	/* Preload: the server clearly is not there (no reply at all, every connection broke). */
+	bool (*preload_hopeless)(struct load_worker *w);
 	const char *hint;     /* what to check when the preload fails */
 };
 
@@ -98,6 +116,13 @@ int load_main(enum load_transport t, const struct load_transport_ops *ops, int a
 
 /* Thread body: preload, wait for run->go, measure, set done (bench_load_worker.c). */
 void *load_worker_main(void *arg);
+/*
+ * One phase of w: expire, issue, sleep in epoll until a reply, the oldest
+ * timeout, the next open-loop arrival or the end of the phase; until w may
+ * issue no more and nothing is in flight. Bounded: every request ends as a
+ * reply or a timeout.
+ */
+void load_run_phase(struct load_worker *w);
 
 /* SIGINT or a failed preload: workers stop issuing and drain (bench_load_run.c). */
 bool load_stopping(const struct load_worker *w);

@@ -5,8 +5,8 @@
  * its share once; measure: Zipf or uniform keys, gets at --get-ratio), the
  * schedule of open-loop arrivals (Poisson, each timed from its intended send
  * time, so no coordinated omission), the count of a reply's verdict with its
- * latency, sleeping in epoll, and the thread body. The transport's
- * run_phase does the sends and receives.
+ * latency, sleeping in epoll, the loop of a phase and the thread body.
+ * The transport's hooks do the sends and receives.
  */
 #include <errno.h>
 #include <math.h>
@@ -125,6 +125,56 @@ int load_wait_events(struct load_worker *w, struct epoll_event *ev, int max, uin
 	return epoll_wait(w->epfd, ev, max, (int)(dt / 1000000u));
 }
 
+/* The preload gives up when it lost more than 1% of this worker's keys (and 64). */
+static bool preload_lossy(const struct load_worker *w)
+{
+	uint64_t share = w->o->keys / w->o->threads + 1;
+
+	return w->pc.preload_failed > share / 100 + 64;
+}
+
+void load_run_phase(struct load_worker *w)
+{
+	const struct load_transport_ops *ops = w->run->ops;
+	struct epoll_event ev[64];
+	bool open = w->phase == LOAD_PHASE_MEASURE && w->o->loop == LOAD_LOOP_OPEN;
+	bool was_issuing = true;
+
+	if (ops->phase_start != NULL)
+		ops->phase_start(w);
+	for (;;) {
+		uint64_t now = px_clock_ns(), oldest = UINT64_MAX;
+
+		ops->expire(w, now);
+		if (w->phase == LOAD_PHASE_PRELOAD && (ops->preload_hopeless(w) || preload_lossy(w)))
+			__atomic_store_n(&w->run->abort, 1, __ATOMIC_RELAXED);
+
+		bool on = ops->may_issue(w, now);
+		if (on) {
+			ops->issue(w, now, open);
+		} else if (was_issuing) {
+			w->t_issue_end = now;
+			was_issuing = false;
+		}
+		if (ops->inflight(w, &oldest) == 0 && !on)
+			break;
+
+		/* Wake for the oldest timeout, the next arrival or the end of the phase. */
+		uint64_t deadline = now + 100000000ULL;
+		if (oldest != UINT64_MAX)
+			deadline = PX_MIN(deadline, oldest + w->run->timeout_ns);
+		if (on && open)
+			deadline = PX_MIN(deadline, w->next_at);
+		if (on && w->run->t_end != 0 && w->phase == LOAD_PHASE_MEASURE)
+			deadline = PX_MIN(deadline, w->run->t_end);
+
+		int n = load_wait_events(w, ev, (int)PX_ARRAY_SIZE(ev), deadline);
+		now = px_clock_ns();
+		for (int j = 0; j < n; j++)
+			ops->on_event(w, &ev[j], on && !open, now);
+	}
+}
+
 void *load_worker_main(void *arg)
 {
 	struct load_worker *w = arg;
@@ -134,7 +184,7 @@ void *load_worker_main(void *arg)
 	if (w->o->preload) {
 		w->phase = LOAD_PHASE_PRELOAD;
 		w->pl_next = w->id;
-		run->ops->run_phase(w);
+		load_run_phase(w);
 	}
 	__atomic_fetch_add(&run->ready, 1, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&run->go, __ATOMIC_ACQUIRE)) {
@@ -147,7 +197,7 @@ void *load_worker_main(void *arg)
 		w->issued = 0;
 		w->next_at = run->t0 + load_exp_gap(w);
 		w->t_issue_end = run->t0;
-		run->ops->run_phase(w);
+		load_run_phase(w);
 	}
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return NULL;

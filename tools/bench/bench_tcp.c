@@ -288,8 +288,10 @@ static void conn_read(struct tcp_worker *w, struct tcp_conn *c)
 	}
 }
 
-static void on_event(struct tcp_worker *w, const struct epoll_event *ev, bool closed, uint64_t now)
+static void tcp_on_event(struct load_worker *lw, const struct epoll_event *ev, bool closed,
+			 uint64_t now)
 {
+	struct tcp_worker *w = (struct tcp_worker *)lw;
 	uint32_t i = ev->data.u32;
 	struct tcp_conn *c = &w->conns[i];
 
@@ -304,82 +306,62 @@ static void on_event(struct tcp_worker *w, const struct epoll_event *ev, bool cl
 }
 
 /* The oldest request of every connection that has waited --timeout-ms breaks it. */
-static void expire(struct tcp_worker *w, uint64_t now)
+static void tcp_expire(struct load_worker *lw, uint64_t now)
 {
+	struct tcp_worker *w = (struct tcp_worker *)lw;
+
 	for (uint32_t i = 0; i < w->nconns; i++) {
 		struct tcp_conn *c = &w->conns[i];
 
-		if (!c->dead && c->qn > 0 && now - q_at(c, 0)->t_sent >= w->lw.run->timeout_ns)
+		if (!c->dead && c->qn > 0 && now - q_at(c, 0)->t_sent >= lw->run->timeout_ns)
 			conn_fail(w, c, true);
 	}
 }
 
-static uint64_t inflight(const struct tcp_worker *w)
+static uint64_t tcp_inflight(struct load_worker *lw, uint64_t *oldest)
 {
+	struct tcp_worker *w = (struct tcp_worker *)lw;
 	uint64_t n = 0;
 
-	for (uint32_t i = 0; i < w->nconns; i++)
-		n += w->conns[i].qn;
+	for (uint32_t i = 0; i < w->nconns; i++) {
+		struct tcp_conn *c = &w->conns[i];
+
+		n += c->qn;
+		if (c->qn > 0)
+			*oldest = PX_MIN(*oldest, q_at(c, 0)->t_sent);
+	}
 	return n;
 }
 
-/* The preload gives up when every connection broke, or too many keys were not stored. */
-static bool preload_hopeless(const struct tcp_worker *w)
+static bool tcp_preload_hopeless(struct load_worker *lw)
 {
-	uint64_t share = w->lw.o->keys / w->lw.o->threads + 1;
-
-	return w->live == 0 || w->lw.pc.preload_failed > share / 100 + 64;
+	return ((struct tcp_worker *)lw)->live == 0;
 }
 
-static void run_phase(struct load_worker *lw)
+static bool tcp_may_issue(struct load_worker *lw, uint64_t now)
+{
+	return ((struct tcp_worker *)lw)->live > 0 && load_may_issue(lw, now);
+}
+
+static void tcp_issue(struct load_worker *lw, uint64_t now, bool open)
 {
 	struct tcp_worker *w = (struct tcp_worker *)lw;
-	struct epoll_event ev[64];
+
+	if (open) {
+		issue_open(w, now);
+		return;
+	}
+	for (uint32_t i = 0; i < w->nconns; i++)
+		conn_top_up(w, i, now);
+}
+
+static void tcp_phase_start(struct load_worker *lw)
+{
+	struct tcp_worker *w = (struct tcp_worker *)lw;
 	bool open = lw->phase == LOAD_PHASE_MEASURE && lw->o->loop == LOAD_LOOP_OPEN;
-	bool was_issuing = true;
 
 	/* The preload keeps --depth in flight too, so a server's work is all at one depth. */
 	w->qmax = open ? TCP_OPEN_INFLIGHT : lw->o->depth;
-	for (;;) {
-		uint64_t now = px_clock_ns();
-
-		expire(w, now);
-		if (lw->phase == LOAD_PHASE_PRELOAD && preload_hopeless(w))
-			__atomic_store_n(&lw->run->abort, 1, __ATOMIC_RELAXED);
-
-		bool on = w->live > 0 && load_may_issue(lw, now);
-		if (on) {
-			if (open) {
-				issue_open(w, now);
-			} else {
-				for (uint32_t i = 0; i < w->nconns; i++)
-					conn_top_up(w, i, now);
-			}
-		} else if (was_issuing) {
-			lw->t_issue_end = now;
-			was_issuing = false;
-		}
-		if (!on && inflight(w) == 0)
-			break;
-
-		/* Wake for the oldest timeout, the next arrival or the end of the phase. */
-		uint64_t deadline = now + 100000000ULL;
-		for (uint32_t i = 0; i < w->nconns; i++) {
-			struct tcp_conn *c = &w->conns[i];
-
-			if (!c->dead && c->qn > 0)
-				deadline = PX_MIN(deadline, q_at(c, 0)->t_sent + lw->run->timeout_ns);
-		}
-		if (on && open)
-			deadline = PX_MIN(deadline, lw->next_at);
-		if (on && lw->run->t_end != 0 && lw->phase == LOAD_PHASE_MEASURE)
-			deadline = PX_MIN(deadline, lw->run->t_end);
-
-		int n = load_wait_events(lw, ev, (int)PX_ARRAY_SIZE(ev), deadline);
-		now = px_clock_ns();
-		for (int j = 0; j < n; j++)
-			on_event(w, &ev[j], on && !open, now);
-	}
 }
 
 /* Start a non-blocking connect of c to the server. 0 or a negative errno. */
@@ -503,7 +485,13 @@ static const struct load_transport_ops tcp_transport = {
 	.worker_size = sizeof(struct tcp_worker),
 	.init = tcp_init,
 	.fini = tcp_fini,
-	.run_phase = run_phase,
+	.phase_start = tcp_phase_start,
+	.expire = tcp_expire,
+	.may_issue = tcp_may_issue,
+	.issue = tcp_issue,
+	.inflight = tcp_inflight,
+	.on_event = tcp_on_event,
+	.preload_hopeless = tcp_preload_hopeless,
 	.hint = "does the server accept memcached over TCP there, and keep the connections?",
 };
 

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The transport of `pollux-bench udp`: a worker's sockets and request
- * slots, the preload's retries of timed-out sets, sendmmsg batches, and the
- * epoll loop that sleeps until a reply, the oldest timeout, the next
- * open-loop arrival or the end of the phase. Closed loop tops every socket
- * up to --depth; open loop sends the arrivals bench_load_worker.c
- * schedules. Choosing requests and counting replies are shared with TCP.
+ * slots, the preload's retries of timed-out sets, and sendmmsg batches.
+ * Closed loop tops every socket up to --depth; open loop sends the arrivals
+ * bench_load_worker.c schedules. The phase loop, choosing requests and
+ * counting replies are shared with TCP (bench_load_worker.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -153,13 +152,6 @@ static uint32_t send_batch(struct udp_worker *w, struct udp_sock *s, uint32_t n,
 	return k;
 }
 
-static bool issuing(struct udp_worker *w, uint64_t now)
-{
-	if (w->lw.phase == LOAD_PHASE_PRELOAD && w->retry_n > 0 && !load_stopping(&w->lw))
-		return true;
-	return load_may_issue(&w->lw, now);
-}
-
 /* Closed loop and preload: top every socket up to its depth in flight. */
 static void issue_closed(struct udp_worker *w)
 {
@@ -215,71 +207,59 @@ static void issue_open(struct udp_worker *w, uint64_t now)
 	}
 }
 
-static uint64_t inflight(const struct udp_worker *w)
+static uint64_t udp_inflight(struct load_worker *lw, uint64_t *oldest)
 {
+	struct udp_worker *w = (struct udp_worker *)lw;
 	uint64_t n = 0;
 
-	for (uint32_t k = 0; k < w->nsocks; k++)
-		n += w->socks[k].inflight;
+	for (uint32_t k = 0; k < w->nsocks; k++) {
+		const struct udp_sock *s = &w->socks[k];
+
+		n += s->inflight;
+		if (s->head != UDP_NIL)
+			*oldest = PX_MIN(*oldest, s->slots[s->head].t_sent);
+	}
 	return n;
 }
 
-/* Preload gives up when the server does not answer at all, or loses too many keys. */
-static bool preload_hopeless(const struct udp_worker *w)
-{
-	const struct load_worker *lw = &w->lw;
-	uint64_t share = lw->o->keys / lw->o->threads + 1;
-
-	if (lw->pl_replies == 0 && lw->pc.timeouts >= (uint64_t)w->nsocks * w->pl_depth)
-		return true;
-	return lw->pc.preload_failed > share / 100 + 64;
-}
-
-static void run_phase(struct load_worker *lw)
+/* Preload: the server has not answered one set in a whole round of timeouts. */
+static bool udp_preload_hopeless(struct load_worker *lw)
 {
 	struct udp_worker *w = (struct udp_worker *)lw;
-	struct epoll_event ev[64];
-	bool open = lw->phase == LOAD_PHASE_MEASURE && lw->o->loop == LOAD_LOOP_OPEN;
-	bool was_issuing = true;
 
-	for (;;) {
-		uint64_t now = px_clock_ns();
+	return lw->pl_replies == 0 && lw->pc.timeouts >= (uint64_t)w->nsocks * w->pl_depth;
+}
 
-		udp_expire(w, now);
-		if (lw->phase == LOAD_PHASE_PRELOAD && preload_hopeless(w))
-			__atomic_store_n(&lw->run->abort, 1, __ATOMIC_RELAXED);
+static bool udp_may_issue(struct load_worker *lw, uint64_t now)
+{
+	struct udp_worker *w = (struct udp_worker *)lw;
 
-		bool on = issuing(w, now);
-		if (on) {
-			if (open)
-				issue_open(w, now);
-			else
-				issue_closed(w);
-		} else if (was_issuing) {
-			lw->t_issue_end = now;
-			was_issuing = false;
-		}
-		if (!on && inflight(w) == 0)
-			break;
+	if (lw->phase == LOAD_PHASE_PRELOAD && w->retry_n > 0 && !load_stopping(lw))
+		return true;
+	return load_may_issue(lw, now);
+}
 
-		/* Wake for the oldest timeout, the next arrival or the end of the phase. */
-		uint64_t deadline = now + 100000000ULL;
-		for (uint32_t k = 0; k < w->nsocks; k++) {
-			const struct udp_sock *s = &w->socks[k];
+static void udp_issue(struct load_worker *lw, uint64_t now, bool open)
+{
+	if (open)
+		issue_open((struct udp_worker *)lw, now);
+	else
+		issue_closed((struct udp_worker *)lw);
+}
 
-			if (s->head != UDP_NIL)
-				deadline = PX_MIN(deadline,
-						  s->slots[s->head].t_sent + lw->run->timeout_ns);
-		}
-		if (on && open)
-			deadline = PX_MIN(deadline, lw->next_at);
-		if (on && lw->run->t_end != 0 && lw->phase == LOAD_PHASE_MEASURE)
-			deadline = PX_MIN(deadline, lw->run->t_end);
+static void udp_on_event(struct load_worker *lw, const struct epoll_event *ev, bool closed,
+			 uint64_t now)
+{
+	struct udp_worker *w = (struct udp_worker *)lw;
 
-		int n = load_wait_events(lw, ev, (int)PX_ARRAY_SIZE(ev), deadline);
-		for (int j = 0; j < n; j++)
-			udp_recv_sock(w, &w->socks[ev[j].data.u32]);
-	}
+	(void)closed;
+	(void)now;
+	udp_recv_sock(w, &w->socks[ev->data.u32]);
+}
+
+static void udp_expire_hook(struct load_worker *lw, uint64_t now)
+{
+	udp_expire((struct udp_worker *)lw, now);
 }
 
 static uint32_t bits_for(uint32_t n)
@@ -361,7 +341,12 @@ const struct load_transport_ops udp_transport = {
 	.worker_size = sizeof(struct udp_worker),
 	.init = udp_init,
 	.fini = udp_fini,
-	.run_phase = run_phase,
+	.expire = udp_expire_hook,
+	.may_issue = udp_may_issue,
+	.issue = udp_issue,
+	.inflight = udp_inflight,
+	.on_event = udp_on_event,
+	.preload_hopeless = udp_preload_hopeless,
 	.hint = "is memcached UDP listening there (and on the ports after it, with "
 		"--partition-aware)?",
 };
