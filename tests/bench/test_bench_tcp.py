@@ -2,7 +2,8 @@
 """pollux-bench tcp against a scripted memcached on loopback.
 
 A small in-memory memcached (text get/set only) that can misbehave on
-purpose: it sends its replies in pieces of a few bytes, corrupts a value,
+purpose: it sends its replies in pieces of a few bytes, stops reading for a
+while (the client's output backs up), corrupts a value,
 names the wrong key, closes a connection, stops answering, or sends bytes
 nobody asked for. Each case runs pollux-bench tcp against it and checks that
 a good server gives exit status 0 with every reply counted, and that each
@@ -29,6 +30,9 @@ class Server:
         self.count = 0
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if fault == "stall":
+            # A small window (accepted sockets inherit it), so the client must wait to send.
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
@@ -110,6 +114,10 @@ class Server:
                     if due and self.fault == "silent":
                         time.sleep(30)
                         return
+                    if due and self.fault == "stall":
+                        # Stop reading for a while: the client's sends back up.
+                        self.fault = None
+                        time.sleep(0.5)
                     if due and self.fault == "extra":
                         out += b"STORED\r\n"
                         self.fault = None
@@ -153,6 +161,10 @@ def main():
     rc, r, err = run(bench, "pieces", ["--loop", "open", "--rate", "5000"])
     check("open loop, pieces: all parsed and checked",
           rc == 0 and r["ok"] == 3000, "rc=%d %s %s" % (rc, r, err))
+    rc, r, err = run(bench, "stall", ["--value-size", "100000", "--depth", "64",
+                                      "--get-ratio", "0.5"])
+    check("server stops reading for 0.5 s under large pipelined sets: all answered",
+          rc == 0 and r["ok"] == 3000 and r["stored"] > 1000, "rc=%d %s %s" % (rc, r, err))
     rc, r, err = run(bench, "corrupt")
     check("one corrupt value: counted as a bad value, exit 1",
           rc == 1 and r["bad_values"] == 1 and r["failures"] == 1, "rc=%d %s %s" % (rc, r, err))

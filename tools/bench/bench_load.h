@@ -111,13 +111,13 @@ static inline uint64_t load_errors(const struct load_counters *c)
 /*
  * What makes the run fail: wrong replies, plus on TCP, where no reply may
  * go missing (a UDP datagram may be dropped by design), timeouts and
- * broken connections.
+ * connections broken in the measured phase or the preload.
  */
-static inline uint64_t load_failures(const struct load_opts *o, const struct load_counters *c)
+static inline uint64_t load_failures(const struct load_opts *o, const struct load_result *r)
 {
 	if (o->transport != LOAD_TCP)
-		return load_errors(c);
-	return load_errors(c) + c->timeouts + c->conn_failures;
+		return load_errors(&r->c);
+	return load_errors(&r->c) + r->c.timeouts + r->c.conn_failures + r->pre.conn_failures;
 }
 
 /* Parse argv. 0 ok, 1 after --help (exit 0), -EINVAL after a message (exit 2). */

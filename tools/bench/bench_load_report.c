@@ -153,7 +153,7 @@ void load_report_json(FILE *f, const struct load_opts *o, const struct load_resu
 		c->sent, load_ok(c), load_errors(c), c->timeouts, c->hits, c->misses, c->stored,
 		c->stale, c->bad_values, c->server_errors, c->garbled, c->bad_frames, c->late,
 		c->stray, c->send_failures, c->lost, c->conn_failures + r->pre.conn_failures,
-		load_failures(o, c));
+		load_failures(o, r));
 	fprintf(f, "\"duration_s\":%.3f,\"interrupted\":%s,\"rps\":%.1f,\"hit_ratio\":%.6f,"
 		"\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
 		"\"max_us\":%.1f,\"min_us\":%.1f,\"mean_us\":%.1f}\n",

@@ -137,21 +137,29 @@ static void conn_flush(struct tcp_worker *w, uint32_t i)
 	}
 }
 
-/* Room for one more request on c (in flight and output bytes). */
-static bool conn_room(const struct tcp_worker *w, const struct tcp_conn *c)
+/*
+ * Room for one more request on c (in flight and output bytes). Bytes the
+ * socket already took from the front of the output buffer are reclaimed.
+ */
+static bool conn_room(const struct tcp_worker *w, struct tcp_conn *c)
 {
-	return !c->dead && c->qn < w->qmax && w->out_cap - c->out_len >= w->cmd_max;
+	if (c->dead || c->qn >= w->qmax)
+		return false;
+	if (w->out_cap - c->out_len < w->cmd_max && c->out_off > 0) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	return w->out_cap - c->out_len >= w->cmd_max;
 }
 
-/* Queue one request for key idx on c; it is sent at the next flush. */
+/* Queue one request for key idx on c (conn_room said yes); it is sent at the next flush. */
 static void conn_queue(struct tcp_worker *w, struct tcp_conn *c, uint64_t idx, uint8_t op,
 		       uint64_t t_start, uint64_t now)
 {
 	const struct load_opts *o = w->lw.o;
 	struct tcp_req *r = q_at(c, c->qn++);
 
-	if (c->out_off > 0 && c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
 	c->out_len += load_cmd_build(c->out + c->out_len, o->proto, op,
 				     bench_key(&w->lw.run->keys, idx), o->key_size, idx,
 				     o->value_size, o->value_version);
@@ -199,7 +207,7 @@ static void issue_open(struct tcp_worker *w, uint64_t now)
 		uint32_t room = 0;
 
 		w->rr = (w->rr + 1) % w->nconns;
-		if (c->dead)
+		if (!conn_room(w, c))
 			continue;
 		room = PX_MIN(w->qmax - c->qn, (uint32_t)((w->out_cap - c->out_len) / w->cmd_max));
 		uint32_t n = load_arrivals(lw, now, start, PX_MIN(room, (uint32_t)TCP_BATCH));
