@@ -109,6 +109,7 @@ struct dp_lcore {
 	struct dp_tcp_mc *tmc;
 	struct dp_tfwd *tfwd_head[DP_LCORES_MAX], *tfwd_tail[DP_LCORES_MAX];
 	unsigned tfwd_backlog;
+	uint64_t tcp_pub_in, tcp_pub_out; /* bytes already added to dp->info */
 	uint8_t rbuf[] __rte_cache_aligned; /* remote reads: key + largest value */
 } __rte_cache_aligned;
 
@@ -184,6 +185,8 @@ static inline bool dp_msg_is_tcp(const void *msg)
 void dp_tcp_msg(struct dp_lcore *lc, void *msg);
 /* Once per loop: flush output, run timers, retry backlogged forwards. */
 void dp_tcp_poll(struct dp_lcore *lc, uint64_t now_tsc);
+/* Once a millisecond: publish byte counts for memcached's stats. */
+void dp_tcp_tick(struct dp_lcore *lc);
 void dp_tcp_print_counters(const struct dp *dp);
 /* After the lcores stopped: every connection and message freed. */
 void dp_tcp_teardown(struct dp *dp);

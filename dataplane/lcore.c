@@ -10,6 +10,8 @@
  */
 #include <time.h>
 
+#include <jemalloc/jemalloc.h>
+
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_pause.h>
@@ -91,6 +93,7 @@ static void tick(struct dp_lcore *lc, uint64_t now_tsc)
 	if (lc->dp->set.sweep_budget)
 		tbl_sweep(own, (unsigned)lc->dp->set.sweep_budget);
 	lc->c.remote_reads = lc->x.remote_reads;
+	dp_tcp_tick(lc);
 	dp_shm_apply(lc);
 	if (lc->idx == 0)
 		dp_shm_tick0(lc->dp, now_tsc);
@@ -125,6 +128,22 @@ static void idle(struct dp_lcore *lc, uint64_t now_tsc)
 	lc->c.sleeps++;
 }
 
+/*
+ * The heap memory an lcore allocates (TCP send rings and carry buffers,
+ * large forwarded requests) comes from a jemalloc arena of its own, so
+ * lcores never share allocator state (DESIGN.md, Memory).
+ */
+static void own_arena(struct dp_lcore *lc)
+{
+	unsigned arena;
+	size_t sz = sizeof(arena);
+
+	if (mallctl("arenas.create", &arena, &sz, NULL, 0) != 0 ||
+	    mallctl("thread.arena", NULL, NULL, &arena, sizeof(arena)) != 0)
+		printf("pollux-dp: lcore %u: no jemalloc arena of its own; sharing the default\n",
+		       lc->idx);
+}
+
 int dp_lcore_main(void *arg)
 {
 	struct dp_lcore *lc = arg;
@@ -132,6 +151,7 @@ int dp_lcore_main(void *arg)
 	uint64_t tick_tsc = dp->tsc_hz / 1000;
 	struct rte_mbuf *pkts[DP_BURST * 4];
 
+	own_arena(lc);
 	tick(lc, rte_rdtsc());
 	uint64_t t0 = rte_rdtsc();
 	while (!atomic_load_explicit(&dp->quit, memory_order_relaxed)) {

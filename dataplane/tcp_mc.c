@@ -15,11 +15,13 @@
  * A connection that arrives when max_conns are open gets memcached's
  * "ERROR Too many open connections" and is closed (in tcp.c).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <rte_cycles.h>
+#include <rte_errno.h>
 #include <rte_malloc.h>
 #include <rte_random.h>
 
@@ -34,19 +36,32 @@ struct dp_tcp_mc {
 	bool fin;         /* the peer has closed its side */
 };
 
-/* A request on its way to its partition's owner, and its reply on the way back. */
+/*
+ * A request on its way to its partition's owner, and its reply on the way
+ * back. Small ones (the usual set, incr, delete and their replies) come
+ * from a mempool with both inline; a larger request or reply goes to the
+ * heap. Either way nothing is allocated per packet.
+ */
+#define TFWD_SIZE 2048
+#define TFWD_REPLY_INLINE 256
+
 struct dp_tfwd {
 	struct dp_tfwd *next;     /* backlog list */
 	uint16_t origin;
 	bool done;                /* executed: on its way back */
+	bool heap;                /* malloc'd (request too large for the pool) */
 	uint8_t result;           /* enum mc_exec_result of the run */
 	uint32_t slot, gen;
 	uint64_t flush_done;
-	uint8_t *reply;
+	uint8_t *reply;           /* reply_inline or heap */
 	size_t reply_len, reply_cap;
+	uint8_t reply_inline[TFWD_REPLY_INLINE];
 	uint32_t req_len;
 	uint8_t req[];
 };
+#define TFWD_REQ_INLINE (TFWD_SIZE - offsetof(struct dp_tfwd, req))
+
+static struct rte_mempool *tfwd_pool;
 
 static struct dp_lcore *lc_of(struct tcp_stack *st)
 {
@@ -100,10 +115,12 @@ static int reply_flush(struct mc_out *o)
 	struct dp_tfwd *f = o->owner;
 	f->reply_len += o->len;
 	if (f->reply_len == f->reply_cap) {
-		size_t cap = f->reply_cap ? f->reply_cap * 2 : 512;
-		uint8_t *p = realloc(f->reply, cap);
+		size_t cap = f->reply_cap * 2;
+		uint8_t *p = f->reply == f->reply_inline ? malloc(cap) : realloc(f->reply, cap);
 		if (p == NULL)
 			return -ENOMEM;
+		if (f->reply == f->reply_inline)
+			memcpy(p, f->reply_inline, f->reply_len);
 		f->reply = p;
 		f->reply_cap = cap;
 	}
@@ -152,10 +169,29 @@ static void fwd_execute(struct dp_lcore *lc, struct dp_tfwd *f)
 		fwd_send(lc, f->origin, f);
 }
 
+static struct dp_tfwd *fwd_alloc(size_t req_len)
+{
+	struct dp_tfwd *f = NULL;
+	bool heap = req_len > TFWD_REQ_INLINE || rte_mempool_get(tfwd_pool, (void **)&f) != 0;
+
+	if (heap && (f = malloc(sizeof(*f) + req_len)) == NULL)
+		return NULL;
+	memset(f, 0, offsetof(struct dp_tfwd, reply_inline));
+	f->heap = heap;
+	f->reply = f->reply_inline;
+	f->reply_cap = TFWD_REPLY_INLINE;
+	f->req_len = (uint32_t)req_len;
+	return f;
+}
+
 static void fwd_free(struct dp_tfwd *f)
 {
-	free(f->reply);
-	free(f);
+	if (f->reply != f->reply_inline)
+		free(f->reply);
+	if (f->heap)
+		free(f);
+	else
+		rte_mempool_put(tfwd_pool, f);
 }
 
 /* ---- the stream on a connection ---- */
@@ -173,13 +209,15 @@ static void conn_after(struct tcp_stack *st, struct tcp_conn *c, enum mc_exec_re
 	}
 	if (r == MC_EXEC_FORWARD) {
 		size_t len = m->s.fwd_len;
-		struct dp_tfwd *f = malloc(sizeof(*f) + len);
+		struct dp_tfwd *f = fwd_alloc(len);
 		if (f == NULL) {
 			tcp_abort(st, c);
 			return;
 		}
-		*f = (struct dp_tfwd){ .origin = (uint16_t)lc->idx, .slot = c->slot, .gen = c->gen,
-				       .flush_done = lc->x.flush_done, .req_len = (uint32_t)len };
+		f->origin = (uint16_t)lc->idx;
+		f->slot = c->slot;
+		f->gen = c->gen;
+		f->flush_done = lc->x.flush_done;
 		lc->x.flush_done = 0;
 		memcpy(f->req, m->s.buf, len);
 		m->waiting = true;
@@ -230,7 +268,6 @@ static void app_recv(struct tcp_stack *st, struct tcp_conn *c, const uint8_t *p,
 {
 	struct dp_tcp_mc *m = c->app;
 
-	__atomic_fetch_add(&lc_of(st)->dp->info.bytes_read, n, __ATOMIC_RELAXED);
 	if (conn_paused(m)) {
 		if (mc_stream_append(&m->s, p, n) != 0)
 			tcp_abort(st, c);
@@ -333,6 +370,12 @@ int dp_tcp_setup(struct dp *dp)
 	dp->tcp_port = (uint16_t)dp->set.tcp_port;
 	if (dp->tcp_port == 0)
 		return 0;
+	if (dp->nlcores > 1 &&
+	    (tfwd_pool = rte_mempool_create("px_tfwd", 1024 * dp->nlcores - 1, TFWD_SIZE, 64, 0,
+					    NULL, NULL, NULL, NULL, (int)rte_socket_id(), 0)) == NULL) {
+		fprintf(stderr, "pollux-dp: TCP forwarding buffers: %s\n", rte_strerror(rte_errno));
+		return -1;
+	}
 	uint32_t per = (uint32_t)(dp->set.max_conns + dp->set.tcp_syn_backlog +
 				  dp->set.tcp_time_wait_max + 64);
 	struct tcp_cfg cfg = {
@@ -347,6 +390,8 @@ int dp_tcp_setup(struct dp *dp)
 		.time_wait_ms = (uint32_t)dp->set.tcp_time_wait_ms,
 		/* a whole request with the largest value, plus pipelining room */
 		.rcvbuf = (uint32_t)dp->set.item_size_max + 64 * 1024,
+		/* a quarter of the packet pool per lcore may wait out of order */
+		.ooo_max = 2048,
 		.tx_cksum = dp->tx_tcp_cksum,
 		.cookie_secret = { rte_rand(), rte_rand() },
 		.open_total = &dp->tcp_open,
@@ -376,6 +421,22 @@ void dp_tcp_input(struct dp_lcore *lc, struct rte_mbuf *m, const void *ip, const
 		  uint16_t ip_len)
 {
 	tcp_input(lc->tcp, m, ip, tcp, ip_len, rte_rdtsc());
+}
+
+void dp_tcp_tick(struct dp_lcore *lc)
+{
+	/* memcached's bytes_read/bytes_written: each lcore adds what is new,
+	 * once a millisecond, so the shared line is not written per segment. */
+	struct tcp_stack *st = lc->tcp;
+	if (st == NULL)
+		return;
+	uint64_t in = st->c.tcp_bytes_in - lc->tcp_pub_in, out = st->c.tcp_bytes_out - lc->tcp_pub_out;
+	if (in)
+		__atomic_fetch_add(&lc->dp->info.bytes_read, in, __ATOMIC_RELAXED);
+	if (out)
+		__atomic_fetch_add(&lc->dp->info.bytes_written, out, __ATOMIC_RELAXED);
+	lc->tcp_pub_in += in;
+	lc->tcp_pub_out += out;
 }
 
 void dp_tcp_poll(struct dp_lcore *lc, uint64_t now_tsc)
@@ -432,5 +493,22 @@ void dp_tcp_print_counters(const struct dp *dp)
 		TCP_COUNTERS(DP_X_PRINT)
 #undef DP_X_PRINT
 		printf("\n");
+		/* Connections still open at exit, a few: what each was waiting for. */
+		unsigned shown = 0;
+		for (uint32_t s = 0; s < st->nslots && shown < 8; s++) {
+			const struct tcp_conn *c = &st->conns[s];
+			if (c->state == TCP_CLOSED || c->state == TCP_TIME_WAIT)
+				continue;
+			const struct dp_tcp_mc *m = c->app;
+			shown++;
+			printf("pollux-dp: lcore %u tcp conn %u %s una=%u nxt=+%u max=+%u sndq=%u "
+			       "wnd=%u cwnd=%u rcv_nxt=%u adv=+%u ooo=%u buffered=%zu%s%s "
+			       "rexmt=%d persist=%d backoff=%u\n",
+			       i, s, tcp_state_name(c->state), c->snd_una, c->snd_nxt - c->snd_una,
+			       c->snd_max - c->snd_una, c->sb.len, c->snd_wnd, c->cwnd, c->rcv_nxt,
+			       c->rcv_adv - c->rcv_nxt, c->nooo, m ? m->s.len : 0,
+			       m && m->waiting ? " waiting" : "", m && m->s.stopped ? " stopped" : "",
+			       c->t_rexmt != 0, c->t_persist != 0, c->backoff);
+		}
 	}
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * DPDK telemetry commands, so `dpdk-telemetry.py` shows Pollux next to the
- * ethdev stats: /pollux/stats (totals over the lcores) and /pollux/lcores
- * (one dict per lcore). Callbacks run in EAL's telemetry thread and read
+ * ethdev stats: /pollux/stats (totals over the lcores), /pollux/lcores
+ * (one dict per lcore) and /pollux/tcp (connections, TCP stack counters). Callbacks run in EAL's telemetry thread and read
  * counters the lcores write; a torn 64-bit read cannot happen on x86-64 and
  * a slightly stale one is fine for a monitor.
  */
@@ -80,13 +80,46 @@ static int cmd_lcores(const char *cmd, const char *params, struct rte_tel_data *
 	return 0;
 }
 
+/* TCP totals over the lcores, with the connection gauges. */
+static int cmd_tcp(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct tcp_counters c = { 0 };
+	uint64_t open = 0, syn = 0, tw = 0;
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	for (unsigned i = 0; i < tel_dp->nlcores; i++) {
+		const struct tcp_stack *st = tel_dp->lc[i]->tcp;
+		if (st == NULL)
+			continue;
+#define TCP_X_SUM(n) c.n += st->c.n;
+		TCP_COUNTERS(TCP_X_SUM)
+#undef TCP_X_SUM
+		open += st->nopen;
+		syn += st->nsyn;
+		tw += st->ntw;
+	}
+	rte_tel_data_add_dict_u64(d, "port", tel_dp->tcp_port);
+	rte_tel_data_add_dict_u64(d, "max_conns", tel_dp->set.max_conns);
+	rte_tel_data_add_dict_u64(d, "curr_connections", open);
+	rte_tel_data_add_dict_u64(d, "syn_rcvd", syn);
+	rte_tel_data_add_dict_u64(d, "time_wait", tw);
+#define TCP_X_TEL(n) rte_tel_data_add_dict_u64(d, #n, c.n);
+	TCP_COUNTERS(TCP_X_TEL)
+#undef TCP_X_TEL
+	return 0;
+}
+
 int dp_telemetry_register(struct dp *dp)
 {
 	tel_dp = dp;
 	if (rte_telemetry_register_cmd("/pollux/stats", cmd_stats,
 				       "Pollux totals: packets, memcached commands, items. No parameters") != 0 ||
 	    rte_telemetry_register_cmd("/pollux/lcores", cmd_lcores,
-				       "Pollux per-lcore counters. No parameters") != 0) {
+				       "Pollux per-lcore counters. No parameters") != 0 ||
+	    rte_telemetry_register_cmd("/pollux/tcp", cmd_tcp,
+				       "Pollux TCP: connections and stack counters. No parameters") != 0) {
 		fprintf(stderr, "pollux-dp: telemetry commands not registered\n");
 		return -1;
 	}

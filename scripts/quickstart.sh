@@ -5,7 +5,7 @@
 # HTTP /metrics /health /ready on 127.0.0.1:11280) in this host's own
 # namespace, put a veth pair between two network namespaces (pollux-srv,
 # pollux-cli), start pollux-dp on the server end (AF_XDP, falling back to
-# AF_PACKET) serving memcached over UDP on 198.18.0.1, wait until
+# AF_PACKET) serving memcached over TCP and UDP on 198.18.0.1, wait until
 # http://127.0.0.1:11280/ready answers 200, run a short benchmark from the
 # client end with a live progress line, and print how to connect and
 # manage it. The appliance keeps running after the script returns.
@@ -334,6 +334,19 @@ for rid, req in ((1, b"set quickstart 0 0 5\r\nhello\r\n"), (2, b"get quickstart
     s.sendto(rid.to_bytes(2, "big") + b"\0\0\0\1\0\0" + req, (sys.argv[1], 11211))
     print("  > %-32r < %r" % (req.decode(), s.recv(1500)[8:].decode()))
 PY
+echo "== get and version over TCP from $PX_CLI_NS =="
+pxnet_cli /usr/bin/python3 - "$PX_SRV_IP" <<'PY' || die "no TCP reply from $PX_SRV_IP: see $LOG"
+import socket, sys
+s = socket.create_connection((sys.argv[1], 11211), timeout=2)
+s.sendall(b"get quickstart\r\nversion\r\nquit\r\n")
+buf = b""
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    buf += d
+print("  > %-32r < %r" % ("get quickstart, version, quit", buf.decode()))
+PY
 
 bench_rc=0
 echo
@@ -395,11 +408,12 @@ parts=""
 Port 11211 takes any key; 11212..$((11211 + lcores)) reach partition p directly at 11212+p."
 cat <<EOF
 
-Pollux is running: pollux-dp (pid $pid, $lcores lcore(s)) serves memcached over UDP on
-$PX_SRV_IP:11211 in network namespace $PX_SRV_NS (log $LOG).$parts
+Pollux is running: pollux-dp (pid $pid, $lcores lcore(s)) serves memcached over TCP and UDP
+on $PX_SRV_IP:11211 in network namespace $PX_SRV_NS (log $LOG).$parts
 Clients run in namespace $PX_CLI_NS ($PX_CLI_IP). Try it:
 
   ip netns exec $PX_CLI_NS ping -c 2 $PX_SRV_IP
+  ip netns exec $PX_CLI_NS python3 -c 'import socket, time; s = socket.create_connection(("$PX_SRV_IP", 11211)); s.sendall(b"set foo 0 0 3\\r\\nbar\\r\\nget foo\\r\\n"); time.sleep(0.2); print(s.recv(4096).decode())'
   ip netns exec $PX_CLI_NS python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1); s.sendto(b"\\0\\1\\0\\0\\0\\1\\0\\0set foo 0 0 3\\r\\nbar\\r\\nget foo\\r\\n", ("$PX_SRV_IP", 11211)); print(s.recv(1500)[8:].decode())'
   ip netns exec $PX_CLI_NS $PWD/$BENCH udp --server $PX_SRV_IP --seconds 10
   ip netns exec $PX_CLI_NS bash     # a shell whose clients reach $PX_SRV_IP

@@ -81,7 +81,8 @@ int tcp_stack_init(struct tcp_stack *st, const char *name, const struct tcp_cfg 
 		tcp_stack_fini(st);
 		return -ENOMEM;
 	}
-	st->now_ms = ms_of(st, rte_rdtsc());
+	st->now_tsc = rte_rdtsc();
+	st->now_ms = ms_of(st, st->now_tsc);
 	st->wheel_ms = st->now_ms;
 	return 0;
 }
@@ -196,8 +197,10 @@ static void ooo_clear(struct tcp_stack *st, struct tcp_conn *c)
 {
 	for (unsigned i = 0; i < c->nooo; i++)
 		rte_pktmbuf_free(c->ooo[i].m);
-	(void)st;
-	c->nooo = 0;
+	st->ooo_held -= c->nooo;
+	free(c->ooo);
+	c->ooo = NULL;
+	c->nooo = c->ooo_cap = 0;
 	c->ooo_bytes = 0;
 }
 
@@ -365,7 +368,72 @@ static void send_seg(struct tcp_stack *st, struct tcp_conn *c, uint32_t seq, uin
 		memcpy(p, c->sb.p + at, k);
 		memcpy(p + k, c->sb.p, n - k);
 	}
-	c->flags &= (uint8_t)~TCPF_ACK_NOW;
+	c->flags &= (uint16_t)~TCPF_ACK_NOW;
+	c->unacked = 0;
+	c->t_delack = 0;
+	seg_send(st, m);
+}
+
+/* A pure ACK, with SACK blocks for the held out-of-order data when agreed. */
+static void send_ack(struct tcp_stack *st, struct tcp_conn *c)
+{
+	uint32_t blk[TCP_SACK_BLOCKS][2];
+	unsigned nb = 0;
+
+	if ((c->flags & TCPF_SACK) && c->nooo > 0) {
+		/* Merge held segments into ranges; the one holding the latest
+		 * arrival goes first (RFC 2018 4.), then the lowest others. */
+		uint32_t r[TCP_SACK_BLOCKS + 1][2];
+		unsigned nr = 0, first = 0;
+		for (unsigned i = 0; i < c->nooo;) {
+			uint32_t a = c->ooo[i].seq, b = a + c->ooo[i].len;
+			bool latest = false;
+			for (; i < c->nooo && seq_leq(c->ooo[i].seq, b); i++) {
+				if (seq_gt(c->ooo[i].seq + c->ooo[i].len, b))
+					b = c->ooo[i].seq + c->ooo[i].len;
+				if (c->ooo[i].seq == c->last_ooo_seq)
+					latest = true;
+			}
+			if (latest && nr > 0 && nr == TCP_SACK_BLOCKS + 0) {
+				r[0][0] = a; /* keep the latest, drop a lower one */
+				r[0][1] = b;
+				first = 0;
+				continue;
+			}
+			if (nr < TCP_SACK_BLOCKS) {
+				if (latest)
+					first = nr;
+				r[nr][0] = a;
+				r[nr][1] = b;
+				nr++;
+			}
+		}
+		blk[nb][0] = r[first][0];
+		blk[nb++][1] = r[first][1];
+		for (unsigned i = 0; i < nr; i++)
+			if (i != first) {
+				blk[nb][0] = r[i][0];
+				blk[nb++][1] = r[i][1];
+			}
+	}
+	uint8_t *o;
+	uint16_t optlen = nb ? (uint16_t)(2 + 2 + 8 * nb) : 0;
+	struct rte_mbuf *m = seg_build(st, &c->rmac, c->rip, c->rport, c->snd_nxt, c->rcv_nxt,
+				       RTE_TCP_ACK_FLAG, rcv_window(st, c), optlen, 0, &o);
+	if (m == NULL)
+		return;
+	if (nb > 0) {
+		o[0] = o[1] = 1; /* NOP NOP */
+		o[2] = 5;        /* SACK */
+		o[3] = (uint8_t)(2 + 8 * nb);
+		for (unsigned i = 0; i < nb; i++) {
+			uint32_t a = rte_cpu_to_be_32(blk[i][0]), b = rte_cpu_to_be_32(blk[i][1]);
+			memcpy(o + 4 + 8 * i, &a, 4);
+			memcpy(o + 8 + 8 * i, &b, 4);
+		}
+		st->c.tcp_sack_acks++;
+	}
+	c->flags &= (uint16_t)~(TCPF_ACK_NOW | TCPF_DUPACK);
 	c->unacked = 0;
 	c->t_delack = 0;
 	seg_send(st, m);
@@ -381,10 +449,11 @@ static void send_synack(struct tcp_stack *st, struct tcp_conn *c)
 {
 	uint8_t *o;
 	bool ws = !(c->flags & TCPF_COOKIE) && c->rcv_wscale != 0;
+	bool sack = !(c->flags & TCPF_COOKIE) && (c->flags & TCPF_SACK);
 	uint16_t wnd = (uint16_t)RTE_MIN(rcv_space(st, c), 0xffffu);
 	struct rte_mbuf *m = seg_build(st, &c->rmac, c->rip, c->rport, c->iss, c->rcv_nxt,
 				       RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, wnd,
-				       ws ? TCP_OPT_LEN_SYN : 4, 0, &o);
+				       (uint16_t)((ws ? TCP_OPT_LEN_SYN : 4) + (sack ? 4 : 0)), 0, &o);
 	if (m == NULL)
 		return;
 	o[0] = 2; /* MSS */
@@ -398,6 +467,12 @@ static void send_synack(struct tcp_stack *st, struct tcp_conn *c)
 		o[7] = c->rcv_wscale;
 		o[8] = o[9] = o[10] = o[11] = 1;
 	}
+	if (sack) {
+		uint8_t *p = o + (ws ? TCP_OPT_LEN_SYN : 4);
+		p[0] = p[1] = 1; /* NOP NOP */
+		p[2] = 4;        /* SACK permitted */
+		p[3] = 2;
+	}
 	c->rcv_adv = c->rcv_nxt + wnd;
 	seg_send(st, m);
 }
@@ -407,6 +482,10 @@ static void output(struct tcp_stack *st, struct tcp_conn *c)
 {
 	if (c->state == TCP_SYN_RCVD || c->state == TCP_CLOSED || c->state == TCP_TIME_WAIT)
 		return;
+	/* Out-of-order input: a pure ACK (with SACK blocks) first, which the
+	 * peer counts as a duplicate ACK; one carrying data would not count. */
+	if (c->flags & TCPF_DUPACK)
+		send_ack(st, c);
 	for (;;) {
 		uint32_t off = c->snd_nxt - c->snd_una;
 		uint32_t avail = off < c->sb.len ? c->sb.len - off : 0;
@@ -432,7 +511,7 @@ static void output(struct tcp_stack *st, struct tcp_conn *c)
 		else if (!(c->flags & TCPF_RTT) && n > 0) {
 			c->flags |= TCPF_RTT;
 			c->rtt_seq = c->snd_nxt + n;
-			c->rtt_tsc = rte_rdtsc();
+			c->rtt_tsc = st->now_tsc;
 		}
 		send_seg(st, c, c->snd_nxt, n, fl);
 		c->snd_nxt += n + (fin ? 1 : 0);
@@ -445,7 +524,7 @@ static void output(struct tcp_stack *st, struct tcp_conn *c)
 		c->t_persist = 0;
 	}
 	if (c->flags & TCPF_ACK_NOW)
-		send_seg(st, c, c->snd_nxt, 0, 0);
+		send_ack(st, c);
 	/* Zero window with data waiting and nothing in flight: probe it. */
 	uint32_t off = c->snd_nxt - c->snd_una;
 	if (c->snd_wnd == 0 && off < c->sb.len && c->snd_nxt == c->snd_una && c->t_persist == 0 &&
@@ -460,7 +539,7 @@ void tcp_flush(struct tcp_stack *st)
 	for (uint32_t i = 0; i < st->npend; i++) {
 		struct tcp_conn *c = st->pend[i].c;
 		if (c->gen == st->pend[i].gen && (c->flags & TCPF_PENDING)) {
-			c->flags &= (uint8_t)~TCPF_PENDING;
+			c->flags &= (uint16_t)~TCPF_PENDING;
 			output(st, c);
 		}
 	}
@@ -539,6 +618,7 @@ int tcp_out_close(struct tcp_out *to)
 {
 	to->c->sb.len += (uint32_t)to->o.len;
 	to->o.len = 0;
+	to->st->c.tcp_bytes_out += to->o.total;
 	if (to->c->sb.len > 0)
 		pending_add(to->st, to->c);
 	return to->o.failed ? -1 : 0;
@@ -637,6 +717,7 @@ struct seg {
 	/* SYN options */
 	uint16_t mss;
 	int8_t wscale;            /* -1: none */
+	bool sack_ok;
 };
 
 static void parse_opts(struct seg *s, const uint8_t *o, unsigned n)
@@ -658,6 +739,8 @@ static void parse_opts(struct seg *s, const uint8_t *o, unsigned n)
 			s->mss = (uint16_t)((o[i + 2] << 8) | o[i + 3]);
 		else if (kind == 3 && len == 3)
 			s->wscale = (int8_t)RTE_MIN(o[i + 2], 14);
+		else if (kind == 4 && len == 2)
+			s->sack_ok = true;
 		i += len;
 	}
 	if (s->mss < 64)
@@ -666,10 +749,10 @@ static void parse_opts(struct seg *s, const uint8_t *o, unsigned n)
 
 static void rtt_sample(struct tcp_stack *st, struct tcp_conn *c)
 {
-	uint64_t us = (rte_rdtsc() - c->rtt_tsc) * 1000000 / st->tsc_hz;
+	uint64_t us = (st->now_tsc - c->rtt_tsc) * 1000000 / st->tsc_hz;
 	uint32_t r = us > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)us;
 
-	c->flags &= (uint8_t)~TCPF_RTT;
+	c->flags &= (uint16_t)~TCPF_RTT;
 	if (c->srtt_us == 0) {
 		c->srtt_us = r ? r : 1;
 		c->rttvar_us = r / 2;
@@ -698,7 +781,7 @@ static void ack_advance(struct tcp_stack *st, struct tcp_conn *c, uint32_t ack)
 	c->backoff = 0;
 	if (c->flags & TCPF_RECOVERY) {
 		if (seq_geq(ack, c->recover)) {
-			c->flags &= (uint8_t)~TCPF_RECOVERY;
+			c->flags &= (uint16_t)~TCPF_RECOVERY;
 			c->cwnd = c->ssthresh;
 		} else {
 			/* NewReno partial ACK: the next hole is lost too. */
@@ -747,6 +830,7 @@ static bool deliver(struct tcp_stack *st, struct tcp_conn *c, const uint8_t *p, 
 {
 	uint32_t gen = c->gen;
 	c->rcv_nxt += n;
+	st->c.tcp_bytes_in += n;
 	if (app_reads(c))
 		st->app->recv(st, c, p, n);
 	return c->gen == gen && c->state != TCP_CLOSED;
@@ -765,13 +849,25 @@ static void ooo_insert(struct tcp_stack *st, struct tcp_conn *c, struct seg *s)
 			st->c.tcp_dup_segs++;
 			return;
 		}
-	if (c->nooo == TCP_OOO_MAX) {
+	if (c->nooo == c->ooo_cap) {
+		uint32_t cap = c->ooo_cap ? c->ooo_cap * 2u : 16;
+		struct tcp_ooo *n = cap <= TCP_OOO_MAX ? realloc(c->ooo, cap * sizeof(*n)) : NULL;
+		if (n == NULL) {
+			st->c.tcp_ooo_drops++;
+			return;
+		}
+		c->ooo = n;
+		c->ooo_cap = (uint16_t)cap;
+	}
+	if (st->ooo_held >= st->cfg.ooo_max) {
 		st->c.tcp_ooo_drops++;
 		return;
 	}
 	memmove(&c->ooo[i + 1], &c->ooo[i], (c->nooo - i) * sizeof(c->ooo[0]));
 	c->ooo[i] = (struct tcp_ooo){ .m = s->m, .data = s->data, .seq = s->seq, .len = s->len };
 	c->nooo++;
+	st->ooo_held++;
+	c->last_ooo_seq = s->seq;
 	c->ooo_bytes += s->len;
 	s->m = NULL; /* kept */
 	st->c.tcp_ooo_segs++;
@@ -783,6 +879,7 @@ static bool ooo_drain(struct tcp_stack *st, struct tcp_conn *c)
 	while (c->nooo > 0 && seq_leq(c->ooo[0].seq, c->rcv_nxt)) {
 		struct tcp_ooo o = c->ooo[0];
 		c->nooo--;
+		st->ooo_held--;
 		memmove(&c->ooo[0], &c->ooo[1], c->nooo * sizeof(c->ooo[0]));
 		c->ooo_bytes -= o.len;
 		uint32_t skip = c->rcv_nxt - o.seq;
@@ -897,6 +994,8 @@ static void listen_input(struct tcp_stack *st, struct seg *s, const struct rte_e
 		c->snd_wscale = (uint8_t)s->wscale;
 		c->rcv_wscale = TCP_WSCALE;
 	}
+	if (s->sack_ok)
+		c->flags |= TCPF_SACK;
 	c->snd_wnd = s->wnd; /* never scaled on a SYN */
 	c->snd_wl1 = s->seq;
 	send_synack(st, c);
@@ -939,7 +1038,7 @@ static bool ack_input(struct tcp_stack *st, struct tcp_conn *c, struct seg *s)
 				c->ssthresh = RTE_MAX(flight / 2, 2u * c->mss);
 				c->recover = c->snd_max;
 				c->flags |= TCPF_RECOVERY;
-				c->flags &= (uint8_t)~TCPF_RTT;
+				c->flags &= (uint16_t)~TCPF_RTT;
 				uint32_t n = RTE_MIN((uint32_t)c->mss, c->sb.len);
 				if (n > 0)
 					send_seg(st, c, c->snd_una, n, 0);
@@ -1022,7 +1121,7 @@ static void data_input(struct tcp_stack *st, struct tcp_conn *c, struct seg *s)
 		 * retransmit sees duplicate ACKs. */
 		if (s->len > 0)
 			ooo_insert(st, c, s);
-		c->flags |= TCPF_ACK_NOW;
+		c->flags |= TCPF_DUPACK;
 		pending_add(st, c);
 		return;
 	}
@@ -1030,7 +1129,9 @@ static void data_input(struct tcp_stack *st, struct tcp_conn *c, struct seg *s)
 		bool had_ooo = c->nooo > 0;
 		if (!deliver(st, c, s->data, s->len) || !ooo_drain(st, c))
 			return;
-		if (had_ooo || ++c->unacked >= 2)
+		if (had_ooo)
+			c->flags |= TCPF_DUPACK; /* at once: tells the peer the hole is filled */
+		else if (++c->unacked >= 2)
 			c->flags |= TCPF_ACK_NOW;
 		else if (c->t_delack == 0)
 			c->t_delack = st->now_ms + TCP_DELACK_MS;
@@ -1084,6 +1185,7 @@ void tcp_input(struct tcp_stack *st, struct rte_mbuf *m, const void *ipv, const 
 	uint16_t l4 = ip_len - ihl;
 	unsigned doff;
 
+	st->now_tsc = now_tsc;
 	st->now_ms = ms_of(st, now_tsc);
 	st->c.tcp_rx_segs++;
 	if (l4 < sizeof(*th) || (doff = (th->data_off >> 4) * 4u) < sizeof(*th) || doff > l4) {
@@ -1130,7 +1232,7 @@ void tcp_input(struct tcp_stack *st, struct rte_mbuf *m, const void *ipv, const 
 		if (c == NULL)
 			goto done;
 		/* A cookie's ACK may carry data: on with the usual processing. */
-		s.flags &= (uint8_t)~RTE_TCP_ACK_FLAG;
+		s.flags &= (uint16_t)~RTE_TCP_ACK_FLAG;
 		goto data;
 	}
 	uint32_t gen = c->gen;
@@ -1227,7 +1329,7 @@ static void timeout(struct tcp_stack *st, struct tcp_conn *c)
 			c->ssthresh = RTE_MAX(flight / 2, 2u * c->mss);
 			c->cwnd = c->mss;
 			c->dupacks = 0;
-			c->flags &= (uint8_t)~(TCPF_RTT | TCPF_RECOVERY | TCPF_FIN_SENT);
+			c->flags &= (uint16_t)~(TCPF_RTT | TCPF_RECOVERY | TCPF_FIN_SENT);
 			c->snd_nxt = c->snd_una; /* go back N */
 			output(st, c);
 		}
@@ -1268,6 +1370,7 @@ void tcp_timers(struct tcp_stack *st, uint64_t now_tsc)
 	uint64_t now = ms_of(st, now_tsc);
 	unsigned n = 0;
 
+	st->now_tsc = now_tsc;
 	st->now_ms = now;
 	while (st->wheel_ms < now && n < TCP_WHEEL_SLOTS) {
 		st->wheel_ms++;

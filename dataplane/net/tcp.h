@@ -37,7 +37,8 @@
 
 #include "proto/mc_out.h"
 
-#define TCP_OOO_MAX 16            /* out-of-order segments kept per connection */
+#define TCP_OOO_MAX 1024          /* out-of-order segments kept per connection */
+#define TCP_SACK_BLOCKS 3         /* SACK blocks per ACK (RFC 2018) */
 #define TCP_MSS_DEFAULT 536       /* peer sent no MSS option (RFC 9293) */
 #define TCP_WSCALE 7              /* our receive window scale */
 #define TCP_INIT_CWND_SEGS 10     /* RFC 6928 */
@@ -58,7 +59,7 @@
 	X(tcp_rto_expired) X(tcp_ooo_segs) X(tcp_ooo_drops) X(tcp_dup_segs) \
 	X(tcp_bad_cksum) X(tcp_bad_segs) X(tcp_no_conn) X(tcp_challenge_acks) \
 	X(tcp_probes) X(tcp_idle_closes) X(tcp_time_wait_reaped) X(tcp_aborts) \
-	X(tcp_nomem) X(tcp_delacks)
+	X(tcp_nomem) X(tcp_delacks) X(tcp_sack_acks) X(tcp_bytes_in) X(tcp_bytes_out)
 
 struct tcp_counters {
 #define TCP_X_FIELD(n) uint64_t n;
@@ -100,7 +101,7 @@ struct tcp_conn {
 	uint32_t rip;                 /* peer address, network order */
 	uint16_t rport;               /* peer port, network order */
 	uint8_t state;
-	uint8_t flags;
+	uint16_t flags;
 	uint32_t slot;
 	uint32_t gen;                 /* bumped whenever the slot is freed */
 	struct rte_ether_addr rmac;
@@ -120,8 +121,9 @@ struct tcp_conn {
 	uint32_t rcv_adv;             /* right edge of the window last advertised */
 	uint32_t unacked;             /* in-order data segments not yet acknowledged */
 	uint32_t ooo_bytes;
-	uint8_t nooo;
-	struct tcp_ooo ooo[TCP_OOO_MAX];
+	uint32_t last_ooo_seq;        /* the latest held segment (first SACK block) */
+	uint16_t nooo, ooo_cap;
+	struct tcp_ooo *ooo;          /* sorted by seq; allocated on first use */
 
 	/* RTT (RFC 6298, in microseconds) */
 	uint32_t srtt_us, rttvar_us, rto_ms;
@@ -147,6 +149,8 @@ struct tcp_conn {
 #define TCPF_RECOVERY    0x20     /* in fast recovery */
 #define TCPF_RTT         0x40     /* timing rtt_seq */
 #define TCPF_COOKIE      0x80     /* opened from a SYN cookie (no window scaling) */
+#define TCPF_DUPACK      0x100    /* a pure (duplicate) ACK is owed: out of order input */
+#define TCPF_SACK        0x200    /* the peer takes SACK blocks (RFC 2018) */
 
 struct tcp_stack;
 
@@ -177,6 +181,7 @@ struct tcp_cfg {
 	uint32_t time_wait_max;
 	uint32_t time_wait_ms;
 	uint32_t rcvbuf;              /* the most input buffered per connection */
+	uint32_t ooo_max;             /* mbufs all connections may hold out of order */
 	bool tx_cksum;                /* port computes IPv4 and TCP checksums */
 	uint64_t cookie_secret[2];
 	/* Connections open across every stack of the process (limit max_conns). */
@@ -193,12 +198,14 @@ struct tcp_stack {
 	uint32_t nsyn;                /* SYN_RCVD connections */
 	uint32_t nopen;               /* connections with an application */
 	uint32_t ntw;                 /* TIME_WAIT */
+	uint32_t ooo_held;            /* mbufs held out of order, all connections */
 	struct tcp_conn *tw_head, *tw_tail;
 	struct tcp_pend { struct tcp_conn *c; uint32_t gen; } *pend; /* output pending */
 	uint32_t npend, pend_cap;
 	struct tcp_conn *wheel[TCP_WHEEL_SLOTS];
 	uint64_t wheel_ms;            /* every slot up to this ms has run */
 	uint64_t now_ms;
+	uint64_t now_tsc;             /* of the latest input or timer run (RTT samples) */
 	uint64_t tsc_hz;
 	void (*tx)(void *ctx, struct rte_mbuf *m);
 	void *tx_ctx;

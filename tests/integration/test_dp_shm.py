@@ -50,7 +50,7 @@ def test_telemetry(dp, tmp):
             time.sleep(0.1)
         time.sleep(0.5)
         out = {}
-        for cmd in ("/pollux/stats", "/pollux/lcores"):
+        for cmd in ("/pollux/stats", "/pollux/lcores", "/pollux/tcp"):
             r = subprocess.run([tool, "-f", prefix], input=cmd + "\n", capture_output=True,
                                text=True, timeout=20)
             line = [l for l in r.stdout.splitlines() if l.startswith("{")]
@@ -59,6 +59,9 @@ def test_telemetry(dp, tmp):
         st = out["/pollux/stats"]
         assert st["lcores"] == 1 and st["rx_pkts"] > 0 and "cmd_get" in st, st
         assert "lcore0" in out["/pollux/lcores"], out
+        tcp = out["/pollux/tcp"]
+        assert tcp["port"] == 11211 and tcp["max_conns"] == 4096, tcp
+        assert tcp["curr_connections"] == 0 and "tcp_syn_cookies_sent" in tcp, tcp
     finally:
         p.terminate()
         p.communicate(timeout=30)
