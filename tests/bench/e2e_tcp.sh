@@ -122,8 +122,10 @@ for row in $ROWS; do
 	HUGE=yes
 	[ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" \
 		-ge 256 ] || HUGE=no
+	# A region path of its own that never exists: it must not attach to the
+	# pollux-cp of a running appliance (the default /dev/shm/pollux).
 	ip netns exec "$SRV" "${SRV_PIN[@]}" "$BUILD/pollux-dp" iface="$VS" ip="$IP_S" lcores=1 mem_mb=256 \
-		pmd="$PMD" hugepages="$HUGE" >"$OUT/px-$row.log" 2>&1 &
+		pmd="$PMD" hugepages="$HUGE" shm_path="$OUT/no-region" >"$OUT/px-$row.log" 2>&1 &
 	SERVER_PID=$!
 	for _ in $(seq 100); do grep -q "ready:" "$OUT/px-$row.log" && break; sleep 0.1; done
 	if ! grep -q "ready:" "$OUT/px-$row.log"; then
