@@ -73,11 +73,13 @@ static void usage(FILE *f, enum load_transport t)
 		"                       another size or version of the key's value is 'stale'\n"
 		"  --json               print one JSON object on stdout, no progress line\n"
 		"  -h, --help\n"
-		"exit status: 0 ran, 1 wrong replies%s or no reply at all, 2 bad options\n",
+		"exit status: 0 ran, 1 wrong replies%s or no reply at all,\n"
+		"2 bad options\n",
 		tcp ? "connections" : "sockets", tcp ? TCP_TIMEOUT_MS : UDP_TIMEOUT_MS,
-		tcp ? ";\n                       the connection is closed, the\n"
-		      "                       rest of its requests count as timeouts" : "",
-		tcp ? ", timeouts, requests lost with a broken connection" : "");
+		tcp ? ": its connection\n"
+		      "                       is closed, and all its requests in flight count as\n"
+		      "                       timeouts" : "",
+		tcp ? ", timeouts, broken connections" : "");
 }
 
 static int parse_seed(const struct load_opts *o, const char *opt, const char *s, uint64_t *out)
