@@ -162,6 +162,18 @@ def busy_us(row, r):
         return None
     return busy / r["served"] * 1e6 if r and r["served"] else None
 
+def tcp_counters(row):
+    """Pollux's TCP counters at exit, summed over lcores (the zero ones are not printed)."""
+    try:
+        log = open("%s/px-%s.log" % (out, row)).read()
+    except OSError:
+        return {}
+    c = {}
+    for line in re.findall(r"lcore \d+ tcp:(.*)", log):
+        for k, v in re.findall(r"(tcp_\w+)=(\d+)", line):
+            c[k] = c.get(k, 0) + int(v)
+    return c
+
 def ratio(a, b):
     return a / b if a is not None and b else None
 
@@ -204,6 +216,17 @@ for row in rows:
                    rps_ratio=ratio(px["rps"], mc and mc["rps"]),
                    cpu_ratio=ratio(px["cpu_us"], mc and mc["cpu_us"]),
                    busy_cpu_ratio=ratio(pb, mc and mc["cpu_us"]))
+        tc = tcp_counters(row)
+        res.update(pollux_tcp_segs_in_per_req=tc.get("tcp_rx_segs", 0) / px["served"],
+                   pollux_tcp_segs_out_per_req=tc.get("tcp_tx_segs", 0) / px["served"],
+                   pollux_tcp_retransmits=tc.get("tcp_retransmits", 0),
+                   pollux_tcp_ooo_segs=tc.get("tcp_ooo_segs", 0),
+                   pollux_tcp_resets_tx=tc.get("tcp_resets_tx", 0))
+        print("%-9s pollux tcp: %.2f segments in, %.2f out per request; %d retransmits, "
+              "%d out of order, %d resets sent" % (
+            row, res["pollux_tcp_segs_in_per_req"], res["pollux_tcp_segs_out_per_req"],
+            res["pollux_tcp_retransmits"], res["pollux_tcp_ooo_segs"],
+            res["pollux_tcp_resets_tx"]))
         print("%-9s ratios    req/s %s  CPU/req %s (busy %s)  p99 %s   (pollux / memcached)" % (
             row, fmt(res["rps_ratio"]), fmt(res["cpu_ratio"], "%.3f"),
             fmt(res["busy_cpu_ratio"], "%.3f"), fmt(ratio(px["p99_us"], mc and mc["p99_us"]))))
