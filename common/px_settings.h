@@ -38,6 +38,7 @@
 	X(policy,            STR, "clock",     0, 0, "eviction policy: clock | fifo") \
 	X(hugepages,         U64, "1",         0, 1, "item memory in hugepages (no: run EAL with --no-huge)") \
 	X(hash_seed,         U64, "11400714819323198485", 0, UINT64_MAX, "key hash seed (partition-aware clients need it)") \
+	X(idle_spin_us,      U64, "50",        0, 1000000, "adaptive polling: how long an idle lcore spins before it sleeps, us") \
 	X(idle_sleep_max_us, U64, "1000",      0, 1000000, "adaptive polling: longest idle sleep, us (0: busy poll)") \
 	X(sweep_budget,      U64, "64",        0, 1 << 20, "expired items each lcore examines per millisecond") \
 	X(fault_rx_drop,     F64, "0",         0, 1, "probability an RX packet is dropped (tests only)") \

@@ -8,6 +8,7 @@
  * sleeps in doubling steps up to idle_sleep_max_us, so the appliance can
  * share a small machine. No locks, no allocation, no syscalls while busy.
  */
+#include <sys/prctl.h>
 #include <time.h>
 
 #include <jemalloc/jemalloc.h>
@@ -19,7 +20,6 @@
 #include "dp.h"
 #include "px_clock.h"
 
-#define IDLE_SPIN_US 200
 
 static void tx_flush(struct dp_lcore *lc);
 
@@ -118,7 +118,7 @@ static void idle(struct dp_lcore *lc, uint64_t now_tsc)
 		lc->idle_since = now_tsc;
 		return;
 	}
-	if (max == 0 || now_tsc - lc->idle_since < IDLE_SPIN_US * lc->dp->tsc_hz / 1000000) {
+	if (max == 0 || now_tsc - lc->idle_since < lc->dp->set.idle_spin_us * lc->dp->tsc_hz / 1000000) {
 		rte_pause();
 		return;
 	}
@@ -152,6 +152,9 @@ int dp_lcore_main(void *arg)
 	struct rte_mbuf *pkts[DP_BURST * 4];
 
 	own_arena(lc);
+	/* Idle sleeps are short (from 1 us): without this the kernel's 50 us
+	 * default slack would stretch each one, and the latency with it. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	tick(lc, rte_rdtsc());
 	uint64_t t0 = rte_rdtsc();
 	while (!atomic_load_explicit(&dp->quit, memory_order_relaxed)) {

@@ -488,13 +488,16 @@ static void output(struct tcp_stack *st, struct tcp_conn *c)
 		send_ack(st, c);
 	for (;;) {
 		uint32_t off = c->snd_nxt - c->snd_una;
-		uint32_t avail = off < c->sb.len ? c->sb.len - off : 0;
+		uint32_t end = c->sb.len;
+		if ((c->flags & TCPF_LIMIT) && seq_lt(c->snd_lim, c->snd_una + end))
+			end = seq_gt(c->snd_lim, c->snd_una) ? c->snd_lim - c->snd_una : 0;
+		uint32_t avail = off < end ? end - off : 0;
 		uint32_t wnd = RTE_MIN(c->snd_wnd, c->cwnd);
 		uint32_t flight = c->snd_nxt - c->snd_una;
 		uint32_t usable = wnd > flight ? wnd - flight : 0;
 		uint32_t n = RTE_MIN(RTE_MIN(avail, usable), (uint32_t)c->mss);
 		bool fin = (c->flags & TCPF_FIN_QUEUED) && !(c->flags & TCPF_FIN_SENT) &&
-			   off + n == c->sb.len;
+			   off + n == c->sb.len && end == c->sb.len;
 		/* Sender silly-window avoidance: no runt while more is queued
 		 * and something is in flight to clock it out. */
 		if (n < avail && n < c->mss && flight > 0)
@@ -660,6 +663,21 @@ static void enter_time_wait(struct tcp_stack *st, struct tcp_conn *c)
 		st->c.tcp_time_wait_reaped++;
 		conn_free(st, st->tw_head);
 	}
+}
+
+void tcp_hold(struct tcp_stack *st, struct tcp_conn *c, uint32_t seq)
+{
+	(void)st;
+	c->flags |= TCPF_LIMIT;
+	c->snd_lim = seq;
+}
+
+void tcp_release(struct tcp_stack *st, struct tcp_conn *c)
+{
+	if (!(c->flags & TCPF_LIMIT))
+		return;
+	c->flags &= (uint16_t)~TCPF_LIMIT;
+	pending_add(st, c);
 }
 
 void tcp_close(struct tcp_stack *st, struct tcp_conn *c)

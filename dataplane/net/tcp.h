@@ -108,6 +108,7 @@ struct tcp_conn {
 
 	/* send side */
 	uint32_t iss, snd_una, snd_nxt, snd_max;
+	uint32_t snd_lim;             /* with TCPF_LIMIT: the application holds bytes from here */
 	uint32_t snd_wnd;             /* peer's window, scaled */
 	uint32_t snd_wl1, snd_wl2;
 	uint32_t cwnd, ssthresh, recover;
@@ -151,6 +152,7 @@ struct tcp_conn {
 #define TCPF_COOKIE      0x80     /* opened from a SYN cookie (no window scaling) */
 #define TCPF_DUPACK      0x100    /* a pure (duplicate) ACK is owed: out of order input */
 #define TCPF_SACK        0x200    /* the peer takes SACK blocks (RFC 2018) */
+#define TCPF_LIMIT       0x400    /* send nothing at or past snd_lim (held replies) */
 
 struct tcp_stack;
 
@@ -255,6 +257,17 @@ static inline uint32_t tcp_sndq(const struct tcp_conn *c)
 {
 	return c->sb.len;
 }
+/* The sequence number the next byte written will get. */
+static inline uint32_t tcp_snd_end(const struct tcp_conn *c)
+{
+	return c->snd_una + c->sb.len;
+}
+/*
+ * Hold queued bytes from seq on (they stay queued, nothing past them is
+ * sent, FIN included); tcp_release lifts it and sends what was held.
+ */
+void tcp_hold(struct tcp_stack *st, struct tcp_conn *c, uint32_t seq);
+void tcp_release(struct tcp_stack *st, struct tcp_conn *c);
 /* Graceful close: FIN once the queued bytes are sent. */
 void tcp_close(struct tcp_stack *st, struct tcp_conn *c);
 /* Reset the connection and free it (the closed hook runs). */

@@ -735,6 +735,32 @@ static void test_idle_timeout(void **state)
 	assert_true(outq[nout - 1].flags & FIN_F);
 }
 
+static void test_hold_release(void **state)
+{
+	(void)state;
+	struct tcp_cfg cfg = base_cfg();
+	stack_up(&cfg);
+	uint32_t iss = connect_port(5000, NULL);
+	struct tcp_conn *c = conn_of(5000);
+	nout = 0;
+	assert_int_equal(tcp_send(&S, c, "free", 4), 0);
+	tcp_hold(&S, c, tcp_snd_end(c)); /* what follows waits (a sync-mode write) */
+	assert_int_equal(tcp_send(&S, c, "STORED\r\n", 8), 0);
+	tcp_close(&S, c);
+	flush();
+	assert_int_equal(nout, 1);
+	assert_int_equal(outq[0].len, 4);
+	assert_false(outq[0].flags & FIN_F);
+	advance(50);
+	assert_int_equal(nout, 1);
+	tcp_release(&S, c);
+	flush();
+	assert_int_equal(nout, 2);
+	assert_int_equal(outq[1].seq, iss + 5);
+	assert_memory_equal(outq[1].data, "STORED\r\n", 8);
+	assert_true(outq[1].flags & FIN_F);
+}
+
 int main(void)
 {
 	char prefix[64];
@@ -763,6 +789,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_syn_cookies, teardown),
 		cmocka_unit_test_teardown(test_connection_limit, teardown),
 		cmocka_unit_test_teardown(test_idle_timeout, teardown),
+		cmocka_unit_test_teardown(test_hold_release, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rte_mempool_free(pool);
