@@ -162,7 +162,7 @@ def main():
     check("open loop, pieces: all parsed and checked",
           rc == 0 and r["ok"] == 3000, "rc=%d %s %s" % (rc, r, err))
     rc, r, err = run(bench, "stall", ["--value-size", "100000", "--depth", "64",
-                                      "--get-ratio", "0.5"])
+                                      "--get-ratio", "0.5", "--timeout-ms", "5000"])
     check("server stops reading for 0.5 s under large pipelined sets: all answered",
           rc == 0 and r["ok"] == 3000 and r["stored"] > 1000, "rc=%d %s %s" % (rc, r, err))
     rc, r, err = run(bench, "corrupt")
