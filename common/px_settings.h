@@ -53,7 +53,14 @@
 	X(log_level,         STR, "info",      0, 0, "error | warn | info | debug") \
 	X(shm_path,          STR, "/dev/shm/pollux", 0, 0, "shared-memory region between pollux-cp and pollux-dp") \
 	X(admin_socket,      STR, "/run/pollux/admin.sock", 0, 0, "pollux-cp admin socket (mode 0600)") \
-	X(http_listen,       STR, "127.0.0.1:11280", 0, 0, "pollux-cp HTTP address for /metrics /health /ready")
+	X(http_listen,       STR, "127.0.0.1:11280", 0, 0, "pollux-cp HTTP address for /metrics /health /ready") \
+	X(wal_mode,          STR, "off",       0, 0, "write-ahead log: off | async (fsync every wal_fsync_ms) | sync (reply after fsync)") \
+	X(wal_dir,           STR, "/var/lib/pollux/wal", 0, 0, "directory of WAL segments and snapshots (pollux-cp)") \
+	X(wal_fsync_ms,      U64, "10",        1, 10000, "async mode: the longest a written record waits for fsync, ms") \
+	X(wal_segment_mb,    U64, "64",        1, 4096, "size of a WAL segment file, MiB") \
+	X(wal_ring_kb,       U64, "4096",      64, 1048576, "per-lcore mutation and replay ring, KiB (rounded up to a power of two)") \
+	X(wal_slack_pct,     U64, "100",       10, 10000, "compaction: snapshot when the log exceeds live data by this many percent") \
+	X(wal_repair,        U64, "0",         0, 1, "recovery cuts corrupt spans out of the log (keeping *.cut copies) instead of refusing to start")
 
 enum px_setting_type { PX_SET_U64, PX_SET_STR, PX_SET_F64, PX_SET_IP4 };
 

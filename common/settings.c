@@ -48,6 +48,7 @@ static const struct {
 	{ "policy", { "clock", "fifo" }, "expected clock or fifo" },
 	{ "pmd", { "auto", "af_xdp", "af_packet" }, "expected auto, af_xdp or af_packet" },
 	{ "log_level", { "error", "warn", "info", "debug" }, "expected error, warn, info or debug" },
+	{ "wal_mode", { "off", "async", "sync" }, "expected off, async or sync" },
 };
 
 /* "ADDR:PORT" with a numeric IPv4 or [IPv6] address and a port 1..65535. */

@@ -15,6 +15,7 @@
 
 #include "admin_pvt.h"
 #include "cp_lat.h"
+#include "wal/wal_report.h"
 
 #ifndef PX_VERSION
 #define PX_VERSION "unknown"
@@ -318,6 +319,8 @@ static const char *errno_code(int e)
 		return "ETIMEDOUT";
 	case ENODEV:
 		return "ENODEV";
+	case ENOTSUP:
+		return "ENOTSUP";
 	}
 	return "EIO";
 }
@@ -388,6 +391,38 @@ static int cmd_version(struct cp *cp, const json_t *req, json_t *r, char *err, s
 	return 0;
 }
 
+static int cmd_wal_status(struct cp *cp, const json_t *req, json_t *r, char *err, size_t n)
+{
+	struct cp_wal_status *st = malloc(sizeof(*st));
+
+	(void)req;
+	if (st == NULL) {
+		snprintf(err, n, "out of memory");
+		return -1;
+	}
+	cp_wal_info(cp, st);
+	json_t *o = wal_status_json(st);
+	json_object_update(r, o);
+	json_decref(o);
+	free(st);
+	return 0;
+}
+
+static int cmd_snapshot(struct cp *cp, const json_t *req, json_t *r, char *err, size_t n)
+{
+	char msg[512] = "";
+
+	(void)req;
+	int rc = cp_wal_snapshot_now(cp, msg, sizeof(msg));
+	if (rc != 0) {
+		snprintf(err, n, "%s", *msg ? msg : strerror(-rc));
+		json_object_set_new(r, "code", json_string(errno_code(-rc)));
+		return -1;
+	}
+	json_object_set_new(r, "message", json_string(msg));
+	return 0;
+}
+
 static int cmd_help(struct cp *cp, const json_t *req, json_t *r, char *err, size_t n);
 
 static const struct admin_cmd {
@@ -398,7 +433,8 @@ static const struct admin_cmd {
 	{ "config_get", cmd_config_get }, { "config_set", cmd_config_set },
 	{ "flush", cmd_flush },           { "version", cmd_version },
 	{ "lcores", cmd_lcores },         { "ports", cmd_ports },
-	{ "help", cmd_help },
+	{ "help", cmd_help },             { "wal_status", cmd_wal_status },
+	{ "snapshot", cmd_snapshot },
 };
 
 #define ADMIN_NCMDS (sizeof(admin_cmds) / sizeof(admin_cmds[0]))

@@ -66,7 +66,10 @@ static void region_init(struct px_shm_hdr *h, uint64_t size, uint64_t ring_bytes
 int cp_region_open(struct cp *cp)
 {
 	const char *path = cp->set.shm_path;
-	uint64_t ring_bytes = PX_SHM_RING_BYTES_DEFAULT;
+	/* wal_ring_kb, rounded up to a power of two (the rings index by mask) */
+	uint64_t ring_bytes = 1ULL << 16;
+	while (ring_bytes < (cp->set.wal_ring_kb << 10))
+		ring_bytes <<= 1;
 	uint64_t size = px_shm_region_size(ring_bytes);
 	struct stat st;
 	int fd = open(path, O_RDWR);
@@ -220,6 +223,8 @@ bool cp_ready(struct cp *cp, char *why, size_t n)
 			 (unsigned long long)(hb ? hb_age(now, hb) / 1000000 : 0));
 		return false;
 	}
+	if (!cp_wal_ready(cp->wal, h->dp_wal_mode, atomic_load(&h->dp_pid), why, n))
+		return false;
 	snprintf(why, n, "serving");
 	return true;
 }
@@ -305,4 +310,14 @@ int cp_config_get(struct cp *cp, const char *key, char *out, size_t n)
 int cp_flush(struct cp *cp, char *msg, size_t n)
 {
 	return mbox_call(cp, "flush", NULL, NULL, msg, n);
+}
+
+void cp_wal_info(struct cp *cp, struct cp_wal_status *out)
+{
+	cp_wal_status(cp->wal, out);
+}
+
+int cp_wal_snapshot_now(struct cp *cp, char *msg, size_t n)
+{
+	return cp_wal_snapshot(cp->wal, msg, n);
 }

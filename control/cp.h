@@ -14,6 +14,7 @@
 
 #include "pollux/shm.h"
 #include "px_settings.h"
+#include "wal/wal_cp.h"
 
 struct cp;
 
@@ -61,6 +62,10 @@ int cp_config_get(struct cp *cp, const char *key, char *out, size_t n);
 int cp_flush(struct cp *cp, char *msg, size_t n);
 /* Whether key may change at run time. */
 bool cp_key_runtime(const char *key);
+/* The write-ahead log's status (mode "off" when it is off). */
+void cp_wal_info(struct cp *cp, struct cp_wal_status *out);
+/* Compact the write-ahead log into a snapshot now; waits for it. 0 or -errno, msg says what. */
+int cp_wal_snapshot_now(struct cp *cp, char *msg, size_t n);
 
 /* admin.c: the admin unix socket (JSON lines). */
 int admin_open(const char *path);                /* listening fd, or -1 (errno) */

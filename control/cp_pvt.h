@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "cp.h"
+#include "wal/wal_cp.h"
 
 struct cp {
 	struct px_settings set;          /* guarded by mbox_lock after start */
@@ -15,6 +16,7 @@ struct cp {
 	pthread_mutex_t mbox_lock;
 	bool dp_was_alive;
 	uint64_t dp_last_pid;
+	struct cp_wal *wal;              /* the write-ahead log (does nothing when off) */
 };
 
 /* Create the region, or adopt a valid one. 0 or -1 (reason printed). */

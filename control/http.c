@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "cp.h"
+#include "wal/wal_report.h"
 
 #ifndef PX_VERSION
 #define PX_VERSION "unknown"
@@ -269,6 +270,27 @@ static void metrics_pollux(FILE *f, struct cp *cp, const struct cp_snapshot *s)
 	fputs("pollux_build_info{version=\"" PX_VERSION "\"} 1\n", f);
 }
 
+/* pollux_wal_*: the writer's status, and the dataplane's side of it. */
+static void metrics_wal(FILE *f, struct cp *cp, const struct cp_snapshot *s)
+{
+	struct cp_wal_status *ws = malloc(sizeof(*ws));
+
+	if (ws == NULL)
+		return;
+	cp_wal_info(cp, ws);
+	wal_metrics(f, ws);
+	free(ws);
+	prom_u64(f, "pollux_wal_refused_total", "counter",
+		 "Writes the dataplane refused with SERVER_ERROR because their WAL record could not "
+		 "be logged (ring full, or no control plane has opened the log).",
+		 s->total.wal_refused);
+	prom_u64(f, "pollux_wal_replies_held_total", "counter",
+		 "Replies the dataplane held until their records were durable (wal_mode=sync).",
+		 s->total.wal_held);
+	prom_u64(f, "pollux_wal_replayed_records_total", "counter",
+		 "Records the dataplane applied from recovery.", s->total.wal_replayed);
+}
+
 /* The whole exposition into a malloc'd string (*len bytes), or NULL. */
 static char *metrics_render(struct cp *cp, size_t *len)
 {
@@ -285,6 +307,7 @@ static char *metrics_render(struct cp *cp, size_t *len)
 		metrics_pollux(f, cp, s);
 		metrics_lcores(f, s);
 		metrics_latency(f, s);
+		metrics_wal(f, cp, s);
 		if (fclose(f) != 0) {
 			free(buf);
 			buf = NULL;

@@ -27,7 +27,8 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pollux-cp [--config FILE] [key=value ...]\n"
+	fprintf(f, "usage: pollux-cp [--config FILE] [--repair] [key=value ...]\n"
+		   "--repair: let WAL recovery cut corrupt spans (kept as *.cut files)\n"
 		   "settings (INI keys and key=value arguments; pollux-cp uses shm_path,\n"
 		   "admin_socket and http_listen, and hands runtime keys to the dataplane):\n");
 	px_settings_usage(f);
@@ -36,7 +37,18 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static struct cp cp;
+	bool repair = false;
 
+	/* --repair: recovery may cut corrupt spans out of the WAL (wal_repair=1) */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			break;
+		} else if (strcmp(argv[i], "--repair") == 0) {
+			repair = true;
+			memmove(argv + i, argv + i + 1, (size_t)(argc - i) * sizeof(*argv));
+			argc--;
+			i--;
+		}
 	int rest, rc = px_settings_parse_argv(&cp.set, argc, argv, "pollux-cp", &rest);
 	if (rc == 1) {
 		usage(stdout);
@@ -52,6 +64,16 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (cp_region_open(&cp) != 0)
 		return 1;
+	char err[1024];
+	cp.wal = cp_wal_open(&cp.set, cp.shm, repair || cp.set.wal_repair, err, sizeof(err));
+	if (cp.wal == NULL) {
+		fprintf(stderr, "pollux-cp: write-ahead log: %s\n", err);
+		return 1;
+	}
+	if (cp_wal_start(cp.wal) != 0) {
+		fprintf(stderr, "pollux-cp: write-ahead log thread: %s\n", strerror(errno));
+		return 1;
+	}
 	int lfd = admin_open(cp.set.admin_socket);
 	if (lfd < 0) {
 		fprintf(stderr, "pollux-cp: admin socket %s: %s\n", cp.set.admin_socket, strerror(errno));
@@ -76,6 +98,7 @@ int main(int argc, char **argv)
 			admin_accept(&cp, lfd);
 	}
 	http_stop();
+	cp_wal_stop(cp.wal);
 	close(lfd);
 	unlink(cp.set.admin_socket);
 	/* The region stays: a running dataplane keeps its counters and rings. */

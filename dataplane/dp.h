@@ -83,6 +83,36 @@ struct dp;
 struct dp_tcp_mc;
 struct dp_tfwd;
 
+#define DP_WAL_HOLD 1024           /* replies an lcore holds for fsync (sync mode) */
+
+/* A reply (or a forward) waiting until its records are durable. */
+struct dp_wal_held {
+	struct dp_cont *c;
+	uint64_t lsn;
+	int to;                    /* forward to this lcore's partition, -1: send */
+};
+
+/* An lcore's write-ahead log state (wal_dp.c); the lcore alone touches it. */
+struct dp_wal {
+	struct px_shm_hdr *region; /* region the ring pointers belong to, NULL: none */
+	struct px_shm_ring *ring;  /* mutation ring (this lcore produces) */
+	uint8_t *data;
+	struct px_shm_ring *replay; /* replay ring (this lcore consumes) */
+	uint8_t *rdata;
+	uint64_t size;             /* bytes of each ring, a power of two */
+	uint64_t head;             /* our copy of ring->head */
+	uint64_t tail;             /* ring->tail as last read */
+	uint64_t lsn;              /* LSN of the last record pushed */
+	bool open;                 /* replay done: records may be pushed */
+	uint8_t *bounce;           /* a replay record that wraps the ring */
+	uint64_t replayed;
+	uint64_t replay_bad;       /* replay records that did not decode (dropped) */
+	uint64_t held_total;       /* replies held for fsync */
+	uint64_t hold_full;        /* replies dropped: the hold queue was full */
+	uint32_t hold_head, hold_tail;
+	struct dp_wal_held hold[DP_WAL_HOLD];
+};
+
 struct dp_lcore {
 	unsigned idx;              /* dataplane index = partition = RX/TX queue */
 	unsigned lcore_id;
@@ -110,6 +140,7 @@ struct dp_lcore {
 	struct dp_tfwd *tfwd_head[DP_LCORES_MAX], *tfwd_tail[DP_LCORES_MAX];
 	unsigned tfwd_backlog;
 	uint64_t tcp_pub_in, tcp_pub_out; /* bytes already added to dp->info */
+	struct dp_wal wal;
 	uint8_t rbuf[] __rte_cache_aligned; /* remote reads: key + largest value */
 } __rte_cache_aligned;
 
@@ -144,6 +175,7 @@ struct dp {
 	uint64_t cmd_arg;
 	_Atomic uint64_t cmd_gen;  /* lcore 0: wo; every lcore applies each generation once */
 	uint64_t cmd_seq;          /* mailbox request in flight, 0 = none */
+	uint32_t wal_mode;         /* 0 off, 1 async, 2 sync (from set.wal_mode) */
 };
 
 /* shm_dp.c */
@@ -152,6 +184,22 @@ void dp_shm_detach(struct dp *dp);
 void dp_shm_publish(struct dp_lcore *lc);
 void dp_shm_apply(struct dp_lcore *lc);
 void dp_shm_tick0(struct dp *dp, uint64_t now_tsc);
+/* wal_dp.c: the write-ahead log's dataplane side. */
+/* The durable LSN pollux-cp published for lcore's ring (0: none yet). */
+uint64_t dp_wal_durable_lsn(const struct dp *dp, unsigned lcore);
+/* Whether wal_mode=sync: replies to writes wait for dp_wal_durable_lsn. */
+bool dp_wal_sync(const struct dp *dp);
+/* Parse dp->set.wal_mode into dp->wal_mode. 0 or -EINVAL. */
+int dp_wal_config(struct dp *dp);
+/* Every tick: follow the region, open the log once replay is done, counters. */
+void dp_wal_tick(struct dp_lcore *lc);
+/* Every loop: apply replay records, release held replies. Returns work done. */
+unsigned dp_wal_poll(struct dp_lcore *lc);
+/*
+ * Sync mode: hold continuation c until lsn is durable, then send it (to < 0)
+ * or forward it to lcore `to`. False when the queue is full (caller drops).
+ */
+bool dp_wal_hold(struct dp_lcore *lc, struct dp_cont *c, uint64_t lsn, int to);
 /* telemetry.c */
 int dp_telemetry_register(struct dp *dp);
 /* setup.c */
@@ -169,6 +217,8 @@ void dp_mc_datagram(struct dp_lcore *lc, struct rte_mbuf *m, uint16_t dst_port,
 		    const uint8_t *dgram, uint16_t len);
 void dp_mc_resume(struct dp_lcore *lc, struct dp_cont *c);
 void dp_mc_defer(void *ctx, unsigned part, const char *req, size_t len);
+/* A continuation held for fsync (sync mode): send it (to < 0) or forward it. */
+void dp_mc_release(struct dp_lcore *lc, struct dp_cont *c, int to);
 /* Prefetch buckets, then items, for the first key of every request in a burst. */
 void dp_mc_prefetch(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n);
 /* Finish a reply datagram set: headers for every segment, then TX. */

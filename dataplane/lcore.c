@@ -97,6 +97,7 @@ static void tick(struct dp_lcore *lc, uint64_t now_tsc)
 	dp_shm_apply(lc);
 	if (lc->idx == 0)
 		dp_shm_tick0(lc->dp, now_tsc);
+	dp_wal_tick(lc);
 	dp_shm_publish(lc);
 }
 
@@ -170,6 +171,8 @@ int dp_lcore_main(void *arg)
 			dp_net_input(lc, pkts[i]);
 		}
 		unsigned fwd = dp->nlcores > 1 ? drain_forwarded(lc) : 0;
+		if (dp->wal_mode != 0)
+			fwd += dp_wal_poll(lc); /* replay records, replies released by fsync */
 		uint64_t now = rte_rdtsc();
 		/* TCP: replies and ACKs of this burst in as few segments as can be, timers */
 		dp_tcp_poll(lc, now);

@@ -214,7 +214,7 @@ int main(int argc, char **argv)
 	if (port < 0)
 		return 2;
 	dp->port = (uint16_t)port;
-	if (dp_setup(dp) != 0 || dp_port_init(dp) != 0)
+	if (dp_wal_config(dp) != 0 || dp_setup(dp) != 0 || dp_port_init(dp) != 0)
 		return 1;
 	dp_port_steer(dp);
 	if (dp_tcp_setup(dp) != 0)

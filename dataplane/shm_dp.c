@@ -57,6 +57,7 @@ int dp_shm_attach(struct dp *dp)
 	h->dp_hash_seed = dp->set.hash_seed;
 	h->dp_ip = dp->set.ip;
 	h->dp_udp_port = dp->udp_port;
+	h->dp_wal_mode = dp->wal_mode;
 	snprintf(h->dp_version, sizeof(h->dp_version), "%s", PX_VERSION);
 	rte_eth_dev_get_name_by_port(dp->port, h->dp_port);
 	snprintf(h->dp_iface, sizeof(h->dp_iface), "%.31s", dp->set.iface);
@@ -90,6 +91,7 @@ void dp_shm_publish(struct dp_lcore *lc)
 	struct px_shm_hdr *h = lc->dp->shm;
 	const struct dp_counters *c = &lc->c;
 	const struct mc_exec_stats *x = &lc->x.st;
+	const struct mc_exec *x_ = &lc->x;
 	struct tbl_stats ts;
 
 	if (h == NULL)
@@ -129,6 +131,12 @@ void dp_shm_publish(struct dp_lcore *lc)
 	l->loops = c->busy_loops + c->idle_loops;
 	l->idle_loops = c->idle_loops;
 	l->sleeps = c->sleeps;
+	l->wal_records = x_->wal_records;
+	l->wal_bytes = x_->wal_bytes;
+	l->wal_refused = x_->wal_refused;
+	l->wal_lsn = lc->wal.lsn;
+	l->wal_replayed = lc->wal.replayed;
+	l->wal_held = lc->wal.held_total;
 	l->lat_count = lc->lat_count;
 	l->lat_sum_ns = lc->lat_sum_ns;
 	memcpy(l->lat_hist, lc->lat_hist, sizeof(l->lat_hist));
@@ -234,10 +242,12 @@ void dp_shm_tick0(struct dp *dp, uint64_t now_tsc)
 			struct px_shm_hdr *old = dp->shm;
 			dp->shm = NULL;
 			dp->cmd_seq = 0;
+			/* The old mapping stays: other lcores may still be publishing
+			 * counters or pushing WAL records into it until their next tick
+			 * sees the new one. A region is replaced rarely (a pollux-cp of
+			 * another ABI), so the leak is bounded. */
 			if (dp_shm_attach(dp) != 0)
 				dp->shm = old;
-			else
-				munmap(old, old->region_size);
 		}
 	}
 	if (dp->shm == NULL)

@@ -81,6 +81,7 @@ static void run(struct dp_lcore *lc, struct dp_cont *c)
 {
 	struct seg_out so;
 	struct mc_exec *x = &lc->x;
+	uint64_t lsn0 = x->wal_lsn;
 
 	out_open(&so, lc, c);
 	while (c->pay_off < c->pay_len) {
@@ -109,6 +110,12 @@ static void run(struct dp_lcore *lc, struct dp_cont *c)
 		if (r == MC_EXEC_FORWARD) {
 			unsigned to = x->fwd_part;
 			out_close(&so);
+			if (unlikely(x->wal_lsn != lsn0) && dp_wal_sync(lc->dp)) {
+				/* our records first, then the next owner's */
+				if (!dp_wal_hold(lc, c, x->wal_lsn, (int)to))
+					cont_free(lc, c);
+				return;
+			}
 			if (rte_ring_sp_enqueue(lc->dp->fwd[lc->idx][to], c) == 0) {
 				lc->c.fwd_out++;
 				return;
@@ -127,7 +134,27 @@ static void run(struct dp_lcore *lc, struct dp_cont *c)
 		cont_free(lc, c);
 		return;
 	}
+	if (unlikely(x->wal_lsn != lsn0) && dp_wal_sync(lc->dp)) {
+		/* sync mode: the reply waits until its records are durable */
+		if (!dp_wal_hold(lc, c, x->wal_lsn, -1))
+			cont_free(lc, c);
+		return;
+	}
 	dp_udp_reply_send(lc, c);
+}
+
+void dp_mc_release(struct dp_lcore *lc, struct dp_cont *c, int to)
+{
+	if (to < 0) {
+		dp_udp_reply_send(lc, c);
+		return;
+	}
+	if (rte_ring_sp_enqueue(lc->dp->fwd[lc->idx][to], c) == 0) {
+		lc->c.fwd_out++;
+		return;
+	}
+	lc->c.fwd_full++;
+	cont_free(lc, c);
 }
 
 /*

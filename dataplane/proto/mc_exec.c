@@ -154,19 +154,25 @@ static void exec_retrieval(struct mc_exec *x, struct mc_request *req, struct mc_
 			} else {
 				/* memcached returns the item even when the new exptime is past */
 				uint32_t exp = mc_exptime(t, req->exptime);
-				if (exp != 0 && exp <= x->now) {
+				if (!mc_exec_wal_admit(x, t, &k, 0, true, out)) {
+					/* the touch cannot be logged: a miss, not a lie */
+					hit = false;
+				} else if (exp != 0 && exp <= x->now) {
 					hit = tbl_get(t, &k, flags, &it) == TBL_OK;
 					if (hit) {
 						out_value(out, &it, cas);
 						tbl_delete(t, &k, 0);
+						mc_exec_wal_key(x, t, &k, PX_WAL_CMD_GAT);
 						hit = false; /* already written */
 						x->st.touch_hits++;
 						x->st.cmd_touch++;
 						continue;
 					}
 				} else {
-					hit = tbl_touch(t, &k, exp) == TBL_OK &&
-					      tbl_get(t, &k, flags, &it) == TBL_OK;
+					hit = tbl_touch(t, &k, exp) == TBL_OK;
+					if (hit)
+						mc_exec_wal_key(x, t, &k, PX_WAL_CMD_GAT);
+					hit = hit && tbl_get(t, &k, flags, &it) == TBL_OK;
 				}
 				x->st.cmd_touch++;
 				if (hit)
@@ -193,13 +199,21 @@ static void exec_storage(struct mc_exec *x, const struct mc_request *req, struct
 		[MC_CMD_SET] = TBL_SET, [MC_CMD_ADD] = TBL_ADD, [MC_CMD_REPLACE] = TBL_REPLACE,
 		[MC_CMD_APPEND] = TBL_APPEND, [MC_CMD_PREPEND] = TBL_PREPEND, [MC_CMD_CAS] = TBL_CAS,
 	};
+	static const enum px_wal_cmd wcmd[MC_CMD_COUNT] = {
+		[MC_CMD_SET] = PX_WAL_CMD_SET, [MC_CMD_ADD] = PX_WAL_CMD_ADD,
+		[MC_CMD_REPLACE] = PX_WAL_CMD_REPLACE, [MC_CMD_APPEND] = PX_WAL_CMD_APPEND,
+		[MC_CMD_PREPEND] = PX_WAL_CMD_PREPEND, [MC_CMD_CAS] = PX_WAL_CMD_CAS,
+	};
 	const char *reply;
 
 	r.mode = mode[req->cmd];
 	x->st.cmd_set++;
+	if (!mc_exec_wal_admit(x, t, &k, req->bytes, req->noreply, out))
+		return;
 	int rc = tbl_store(t, &r, NULL);
 	switch (rc) {
 	case TBL_OK:
+		mc_exec_wal_key(x, t, &k, wcmd[req->cmd]);
 		reply = "STORED\r\n";
 		break;
 	case TBL_NOT_STORED:
@@ -241,7 +255,11 @@ static void exec_arith(struct mc_exec *x, const struct mc_request *req, struct m
 	struct tbl_arith_req r = { .k = k, .incr = incr, .delta = req->delta };
 	uint64_t v;
 
+	if (!mc_exec_wal_admit(x, t, &k, 0, req->noreply, out))
+		return;
 	int rc = tbl_arith(t, &r, &v, NULL);
+	if (rc == TBL_OK)
+		mc_exec_wal_key(x, t, &k, incr ? PX_WAL_CMD_INCR : PX_WAL_CMD_DECR);
 	mc_exec_count_arith(x, incr, rc);
 	if (req->noreply)
 		return;
@@ -268,8 +286,11 @@ static void exec_touch(struct mc_exec *x, const struct mc_request *req, struct m
 	struct px_table *t = mc_exec_table(x, &k);
 
 	x->st.cmd_touch++;
+	if (!mc_exec_wal_admit(x, t, &k, 0, req->noreply, out))
+		return;
 	int rc = tbl_touch(t, &k, mc_exptime(t, req->exptime));
 	if (rc == TBL_OK) {
+		mc_exec_wal_key(x, t, &k, PX_WAL_CMD_TOUCH);
 		/* memcached's touch fetches the item: it counts as a hit */
 		struct tbl_item it;
 		tbl_get(t, &k, TBL_GET_BUMP, &it);
@@ -290,7 +311,11 @@ static void exec_delete(struct mc_exec *x, const struct mc_request *req, struct 
 	struct tbl_key k = key_of(&req->keys[0]);
 	struct px_table *t = mc_exec_table(x, &k);
 
+	if (!mc_exec_wal_admit(x, t, &k, 0, req->noreply, out))
+		return;
 	int rc = tbl_delete(t, &k, 0);
+	if (rc == TBL_OK)
+		mc_exec_wal_key(x, t, &k, PX_WAL_CMD_DELETE);
 	if (rc == TBL_OK)
 		x->st.delete_hits++;
 	else
@@ -315,8 +340,18 @@ static enum mc_exec_result exec_flush(struct mc_exec *x, const struct mc_request
 		struct px_table *t = x->parts[i];
 		if (!owns(x, i) || ((x->flush_done >> i) & 1))
 			continue;
+		if (!mc_exec_wal_admit_flush(x)) {
+			/* partitions visited before stay flushed; the client learns it failed */
+			x->flush_done = 0;
+			x->wal_refused++;
+			if (!req->noreply)
+				MC_OUT_LIT(out, "SERVER_ERROR write-ahead log full or unavailable\r\n");
+			return MC_EXEC_OK;
+		}
 		/* A delay is an exptime: relative up to 30 days, else absolute. */
-		tbl_flush(t, req->flush_delay > 0 ? mc_exptime(t, req->flush_delay) : 0);
+		uint32_t when = req->flush_delay > 0 ? mc_exptime(t, req->flush_delay) : 0;
+		tbl_flush(t, when);
+		mc_exec_wal_flush(x, i, when);
 		x->flush_done |= 1ULL << i;
 	}
 	for (unsigned i = 0; i < x->nparts; i++)

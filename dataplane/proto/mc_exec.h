@@ -14,6 +14,7 @@
 
 #include "mc_out.h"
 #include "mc_parser.h"
+#include "pollux/wal.h"
 #include "table/table.h"
 
 /* X(name): executor counters, named and ordered as memcached's "stats". */
@@ -51,6 +52,18 @@ struct mc_exec_cfg {
 	enum tbl_policy policy;    /* for "stats settings" */
 };
 
+/*
+ * The write-ahead log hook (the dataplane's dataplane/wal_dp.c; NULL when
+ * wal_mode=off). room() is how many record bytes push() can take now (0
+ * while the log is not open); push() appends one record, which the caller
+ * has checked fits, and returns its LSN. Only the partition owner's
+ * executor logs a key, so each partition's records form one stream.
+ */
+struct mc_wal_ops {
+	uint64_t (*room)(void *ctx);
+	uint64_t (*push)(void *ctx, struct px_wal_rec *r);
+};
+
 struct mc_exec {
 	struct px_table *const *parts;
 	unsigned nparts;
@@ -84,6 +97,14 @@ struct mc_exec {
 	uint32_t verbosity;
 	struct mc_exec_stats st;
 	uint8_t key[TBL_KEY_MAX + 4]; /* decoded base64 key */
+	/* WAL (mc_exec_wal.c). A mutation is refused with SERVER_ERROR unless
+	 * its record fits in the log first: no write is acknowledged unlogged. */
+	const struct mc_wal_ops *wal;
+	void *wal_ctx;
+	uint64_t wal_lsn;          /* LSN of the last record pushed, 0 before any */
+	uint64_t wal_records;      /* records pushed */
+	uint64_t wal_bytes;        /* record bytes pushed */
+	uint64_t wal_refused;      /* mutations refused: no room in the log */
 };
 
 enum mc_exec_result {
@@ -136,5 +157,28 @@ int mc_exec_read(struct mc_exec *x, struct tbl_key *k, unsigned flags, struct tb
 void mc_exec_error(struct mc_out *out, const char *line);
 /* incr_hits/decr_hits/..._misses for an arithmetic result (text or meta). */
 void mc_exec_count_arith(struct mc_exec *x, bool incr, int rc);
+
+/*
+ * mc_exec_wal.c. Before a mutation of k in t that may add `bytes` of value
+ * to what k holds: whether its record will fit in the log (always true
+ * without a WAL). When not, writes "SERVER_ERROR" (unless noreply), counts
+ * wal_refused and returns false: the caller must not mutate. One lookup of
+ * k at most, only when the log is nearly full.
+ */
+bool mc_exec_wal_admit(struct mc_exec *x, struct px_table *t, const struct tbl_key *k,
+		       uint32_t bytes, bool noreply, struct mc_out *out);
+/* After an admitted mutation: log k's state now (SET image, or DELETE). */
+void mc_exec_wal_key(struct mc_exec *x, struct px_table *t, const struct tbl_key *k,
+		     enum px_wal_cmd cmd);
+/* Before/after a flush of partition part at when (0: now). */
+bool mc_exec_wal_admit_flush(struct mc_exec *x);
+void mc_exec_wal_flush(struct mc_exec *x, unsigned part, uint32_t when);
+/*
+ * Recovery: apply one record to partition t (its owner's thread), keeping
+ * CAS, flags, exptime and the stale bit. A SET already expired at now is
+ * skipped and removes any older version (TBL_NOT_FOUND). Returns a
+ * tbl_status.
+ */
+int mc_exec_wal_apply(struct px_table *t, const struct px_wal_rec *r, uint64_t seed, uint32_t now);
 
 #endif

@@ -217,10 +217,14 @@ static enum mc_exec_result meta_get(struct meta_ctx *c)
 	struct ttl_walk w;
 	ttl_walk(c, created, it.win_sent, it.exptime, &w);
 	won = w.won;
+	bool changed = created;
 	if (w.exp != it.exptime) {
 		tbl_touch(c->t, &c->k, w.exp);
 		tbl_get(c->t, &c->k, TBL_GET_CAS, &it);
+		changed = true;
 	}
+	if (changed)
+		mc_exec_wal_key(x, c->t, &c->k, PX_WAL_CMD_MG);
 	if (ttl_set) {
 		x->st.cmd_touch++;
 		x->st.touch_hits++;
@@ -314,6 +318,8 @@ static void meta_set(struct meta_ctx *c)
 		r.exptime = mc_exptime(c->t, m->vivify_ttl);
 		rc = tbl_store(c->t, &r, &cas);
 	}
+	if (rc == TBL_OK)
+		mc_exec_wal_key(x, c->t, &c->k, PX_WAL_CMD_MS);
 	if (r.mode == TBL_CAS)
 		x->st.cas_hits += rc == TBL_OK, x->st.cas_badval += rc == TBL_EXISTS,
 		x->st.cas_misses += rc == TBL_NOT_FOUND;
@@ -361,6 +367,8 @@ static void meta_delete(struct meta_ctx *c)
 	} else {
 		rc = tbl_delete(c->t, &c->k, cas_in);
 	}
+	if (rc == TBL_OK)
+		mc_exec_wal_key(c->x, c->t, &c->k, PX_WAL_CMD_MD);
 	if (rc == TBL_OK)
 		c->x->st.delete_hits++;
 	else
@@ -412,6 +420,7 @@ static void meta_arith(struct meta_ctx *c)
 		tbl_touch(c->t, &c->k, w.exp);
 		tbl_get(c->t, &c->k, TBL_GET_CAS, &it);
 	}
+	mc_exec_wal_key(x, c->t, &c->k, PX_WAL_CMD_MA);
 	it.exptime = w.shown;
 	/* memcached's q hides HD only when the item existed, not when vivified */
 	if (mc_meta_has(m, 'q') && !created)
@@ -473,6 +482,12 @@ enum mc_exec_result mc_exec_meta(struct mc_exec *x, struct mc_request *req, stru
 		return MC_EXEC_OK;
 	}
 	if (!meta_key(&c))
+		return MC_EXEC_OK;
+	bool mutates = req->cmd == MC_CMD_MS || req->cmd == MC_CMD_MD || req->cmd == MC_CMD_MA ||
+		       (req->cmd == MC_CMD_MG && (mc_meta_has(&req->meta, 'N') ||
+						  mc_meta_has(&req->meta, 'T')));
+	if (mutates && c.owned &&
+	    !mc_exec_wal_admit(x, c.t, &c.k, req->cmd == MC_CMD_MS ? req->bytes : 0, false, out))
 		return MC_EXEC_OK;
 	switch (req->cmd) {
 	case MC_CMD_MG:

@@ -20,6 +20,18 @@
  * publishes its counters about once per millisecond). Rings are
  * single-producer single-consumer with C11 acquire/release on head/tail.
  *
+ * Write-ahead log (include/pollux/wal.h for the records): each dataplane
+ * lcore pushes the records of its partition into its mutation ring (byte
+ * positions head/tail only grow; offset = position % size, size a power of
+ * two; a record may wrap) and stores head_lsn after head. pollux-cp writes
+ * them to disk, advances tail only once they are written, and publishes
+ * durable_lsn when they are on stable storage (sync mode holds replies
+ * until then). A restarted dataplane continues its LSNs after
+ * max(head_lsn, durable_lsn). Recovery: pollux-cp pushes the log's records
+ * into the replay rings (cp produces, dp consumes and applies), waits for
+ * them to drain, then stores the dataplane's pid in wal_open_pid; until
+ * then a dataplane with wal_mode != off refuses writes.
+ *
  * Compatibility: any change to a field's meaning, size or offset bumps
  * PX_SHM_ABI. The static_asserts below pin the layout.
  */
@@ -31,11 +43,11 @@
 #include <stdint.h>
 
 #define PX_SHM_MAGIC 0x314d48535850ULL /* "PXSHM1" little endian */
-#define PX_SHM_ABI 1
+#define PX_SHM_ABI 2 /* 2: WAL fields (ring head_lsn, wal counters, header wal words) */
 #define PX_SHM_PATH_DEFAULT "/dev/shm/pollux"
 #define PX_SHM_LCORES_MAX 64
 #define PX_SHM_LAT_BUCKETS 64
-#define PX_SHM_RING_BYTES_DEFAULT (1u << 20)
+#define PX_SHM_RING_BYTES_DEFAULT (4u << 20) /* wal_ring_kb */
 
 /* dp_state values */
 enum px_dp_state {
@@ -91,7 +103,11 @@ struct px_shm_hdr {
 	char dp_version[32];             /* dp: wo at attach */
 	char dp_port[64];                /* dp: wo at attach: port name (e.g. net_af_xdp0) */
 	char dp_iface[32];               /* dp: wo at attach */
-	uint64_t reserved[8];
+	/* write-ahead log (see the WAL section below) */
+	uint32_t dp_wal_mode;            /* dp: wo at attach: 0 off, 1 async, 2 sync */
+	uint32_t pad1;
+	_Atomic uint64_t wal_open_pid;   /* cp: wo: the dataplane pid whose replay is done */
+	uint64_t reserved[6];
 
 	struct px_shm_mailbox mbox;
 } __attribute__((aligned(64)));
@@ -111,7 +127,10 @@ struct px_shm_hdr {
 	X(curr_items) X(bytes) X(total_items) X(evictions) X(reclaimed) X(mem_limit) \
 	X(index_bytes) \
 	/* loop */ \
-	X(busy_cycles) X(loops) X(idle_loops) X(sleeps) X(lat_count) X(lat_sum_ns)
+	X(busy_cycles) X(loops) X(idle_loops) X(sleeps) X(lat_count) X(lat_sum_ns) \
+	/* write-ahead log: records pushed, their bytes, writes refused (ring full \
+	 * or log not open), the last LSN pushed, records replayed, replies held */ \
+	X(wal_records) X(wal_bytes) X(wal_refused) X(wal_lsn) X(wal_replayed) X(wal_held)
 
 struct px_shm_lcore {
 	_Atomic uint64_t seq;            /* dp lcore: wo (odd while publishing) */
@@ -128,6 +147,7 @@ struct px_shm_lcore {
 /* A single-producer single-consumer byte ring (WAL records, replay). */
 struct px_shm_ring {
 	_Atomic uint64_t head __attribute__((aligned(64))); /* producer: wo */
+	_Atomic uint64_t head_lsn;       /* producer: wo: LSN of the last record before head */
 	_Atomic uint64_t tail __attribute__((aligned(64))); /* consumer: wo */
 	uint64_t size;                                       /* cp: wo once */
 	uint8_t pad[56];

@@ -84,6 +84,12 @@ def shm_counters():
     return set(re.findall(r"X\((\w+)\)", m.group(1)))
 
 
+def shm_abi():
+    """PX_SHM_ABI of include/pollux/shm.h."""
+    with open(os.path.join(REPO, "include", "pollux", "shm.h")) as f:
+        return int(re.search(r"#define PX_SHM_ABI (\d+)", f.read()).group(1))
+
+
 def setting_keys():
     """Every settings key, from pollux-cp --help."""
     out = subprocess.run([CP, "--help"], capture_output=True, text=True, timeout=10).stdout
@@ -809,7 +815,7 @@ class TestPolluxctl:
             assert s["cp"]["pid"] == cp.proc.pid and s["cp"]["admin_socket"] == cp.sock
             assert s["cp"]["http_listen"] == "127.0.0.1:%d" % cp.port
             assert s["region"] == {"path": cp.shm, "generation": s["region"]["generation"],
-                                   "abi": 1}
+                                   "abi": shm_abi()}
             d = s["dataplane"]
             assert d["attached"] is True and d["alive"] is True and d["state"] == "serving"
             assert d["pid"] == dp_pid and d["ip"] == SRV_IP and d["udp_port"] == MC_PORT
@@ -913,7 +919,7 @@ class TestPolluxctl:
             # version
             g = cp.ctl_json("version")
             assert set(g) == {"ok", "version", "dataplane", "shm_abi"}
-            assert g["dataplane"] == g["version"] and g["shm_abi"] == 1
+            assert g["dataplane"] == g["version"] and g["shm_abi"] == shm_abi()
             assert cp.ctl("version", check=0).stdout.split() == [
                 "polluxctl", g["version"], "pollux-cp", g["version"], "pollux-dp", g["version"]]
 

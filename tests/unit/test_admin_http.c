@@ -18,6 +18,7 @@
 #include "../../control/admin.c"
 #include "../../control/admin_cmd.c"
 #include "../../control/http.c"
+#include "../../control/wal/wal_report.c"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -97,6 +98,27 @@ int cp_flush(struct cp *cp, char *msg, size_t n)
 	cp->flushes++;
 	snprintf(msg, n, "flushed 2 partitions");
 	return 0;
+}
+
+/* The write-ahead log is off in this double. */
+void cp_wal_info(struct cp *cp, struct cp_wal_status *out)
+{
+	(void)cp;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->mode, sizeof(out->mode), "off");
+	out->lcores = 2; /* as many as the fake dataplane */
+}
+
+int cp_wal_snapshot_now(struct cp *cp, char *msg, size_t n)
+{
+	(void)cp;
+	snprintf(msg, n, "the write-ahead log is off (wal_mode=off)");
+	return -ENOTSUP;
+}
+
+const char *cp_wal_state_name(enum cp_wal_state s)
+{
+	return s == CP_WAL_OFF ? "off" : "other";
 }
 
 /* Two lcores with known counters; lcore i has (i + 1) times lcore 0's. */

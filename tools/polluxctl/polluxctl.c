@@ -33,6 +33,8 @@ static void usage(FILE *f, const char *sock)
 		"  config get [KEY]        settings (all keys without KEY)\n"
 		"  config set KEY VALUE    change a runtime setting (mem_mb, log_level, ...)\n"
 		"  flush                   flush_all on every partition\n"
+		"  wal status              write-ahead log: mode, state, disk, fsync latency, LSNs\n"
+		"  snapshot                compact the write-ahead log into a snapshot now\n"
 		"  version                 versions of polluxctl, pollux-cp and pollux-dp\n"
 		"\n"
 		"options:\n"
@@ -134,7 +136,7 @@ static int cmd_simple(const struct ctl *c, const char *cmd)
 
 	if (r == NULL)
 		return rc;
-	if (strcmp(cmd, "flush") == 0) {
+	if (strcmp(cmd, "flush") == 0 || strcmp(cmd, "snapshot") == 0) {
 		printf("%s\n", ctl_str(r, "message"));
 	} else if (strcmp(cmd, "version") == 0) {
 		const char *dp = json_string_value(json_object_get(r, "dataplane"));
@@ -158,6 +160,48 @@ static int cmd_simple(const struct ctl *c, const char *cmd)
 		if (json_array_size(json_object_get(r, "ports")) == 0)
 			printf("(no dataplane attached)\n");
 	}
+	json_decref(r);
+	return CTL_EXIT_OK;
+}
+
+static int cmd_wal_status(const struct ctl *c)
+{
+	char disk[32], bytes[32];
+	int rc;
+	json_t *r = ctl_for_text(c, ctl_cmd(c, "wal_status", &rc), &rc);
+
+	if (r == NULL)
+		return rc;
+	const json_t *lat = json_object_get(r, "fsync_latency_us");
+	ctl_fmt_bytes(disk, sizeof(disk), (double)ctl_u64(r, "disk_bytes"));
+	ctl_fmt_bytes(bytes, sizeof(bytes), (double)ctl_u64(r, "bytes"));
+	printf("%-18s %s\n", "mode", ctl_str(r, "mode"));
+	printf("%-18s %s%s%s\n", "state", ctl_str(r, "state"),
+	       json_is_string(json_object_get(r, "error")) ? ": " : "",
+	       json_is_string(json_object_get(r, "error")) ? ctl_str(r, "error") : "");
+	printf("%-18s %s\n", "dir", ctl_str(r, "dir"));
+	printf("%-18s %llu records, %s, %llu fsyncs, %llu I/O errors\n", "written",
+	       (unsigned long long)ctl_u64(r, "records"), bytes,
+	       (unsigned long long)ctl_u64(r, "fsyncs"), (unsigned long long)ctl_u64(r, "io_errors"));
+	if (json_is_number(json_object_get(lat, "p50")))
+		printf("%-18s p50 %.1f us, p99 %.1f us\n", "fsync latency",
+		       json_number_value(json_object_get(lat, "p50")),
+		       json_number_value(json_object_get(lat, "p99")));
+	printf("%-18s %s in %llu segments (current %llu), %llu snapshots written\n", "disk", disk,
+	       (unsigned long long)ctl_u64(r, "segments"), (unsigned long long)ctl_u64(r, "segment"),
+	       (unsigned long long)ctl_u64(r, "snapshots"));
+	printf("%-18s %llu recoveries, last %llu records in %.3f s\n", "recovery",
+	       (unsigned long long)ctl_u64(r, "recoveries"),
+	       (unsigned long long)ctl_u64(r, "recovered_records"),
+	       json_number_value(json_object_get(r, "recovery_seconds")));
+	size_t i;
+	json_t *l;
+	printf("%-6s %16s %16s %10s\n", "lcore", "pushed_lsn", "durable_lsn", "lag");
+	json_array_foreach(json_object_get(r, "lcores"), i, l)
+		printf("%-6llu %16llu %16llu %10llu\n", (unsigned long long)ctl_u64(l, "lcore"),
+		       (unsigned long long)ctl_u64(l, "pushed_lsn"),
+		       (unsigned long long)ctl_u64(l, "durable_lsn"),
+		       (unsigned long long)ctl_u64(l, "lag"));
 	json_decref(r);
 	return CTL_EXIT_OK;
 }
@@ -256,6 +300,13 @@ int main(int argc, char **argv)
 	const char *cmd = pos[0];
 	if (strcmp(cmd, "config") == 0)
 		return cmd_config(&c, npos - 1, pos + 1);
+	if (strcmp(cmd, "wal") == 0) {
+		if (npos != 2 || strcmp(pos[1], "status") != 0) {
+			fprintf(stderr, "usage: polluxctl wal status\n");
+			return CTL_EXIT_USAGE;
+		}
+		return cmd_wal_status(&c);
+	}
 	if (npos != 1) {
 		fprintf(stderr, "polluxctl: %s takes no arguments (see --help)\n", cmd);
 		return CTL_EXIT_USAGE;
@@ -268,7 +319,8 @@ int main(int argc, char **argv)
 		return ctl_top(&c);
 	if (strcmp(cmd, "lcores") == 0)
 		return ctl_lcores(&c);
-	if (strcmp(cmd, "ports") == 0 || strcmp(cmd, "flush") == 0 || strcmp(cmd, "version") == 0)
+	if (strcmp(cmd, "ports") == 0 || strcmp(cmd, "flush") == 0 || strcmp(cmd, "version") == 0 ||
+	    strcmp(cmd, "snapshot") == 0)
 		return cmd_simple(&c, cmd);
 	fprintf(stderr, "polluxctl: unknown command '%s' (see --help)\n", cmd);
 	return CTL_EXIT_USAGE;
