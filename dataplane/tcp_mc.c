@@ -22,6 +22,7 @@
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
+#include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_random.h>
 
@@ -324,6 +325,79 @@ static uint32_t app_buffered(struct tcp_stack *st, struct tcp_conn *c)
 	return (uint32_t)m->s.len;
 }
 
+/* ---- connections another lcore holds ---- */
+
+static uint64_t owner_key(uint32_t rip, uint16_t rport)
+{
+	return ((uint64_t)rip << 16) | rport;
+}
+
+static _Atomic uint64_t *owner_set(const struct dp *dp, uint64_t key)
+{
+	uint64_t h = key * 0x9e3779b97f4a7c15ULL;
+	return &dp->tcp_owner[((h >> 32) & (dp->tcp_owner_sets - 1)) * 4];
+}
+
+static void app_bind(struct tcp_stack *st, const struct tcp_conn *c, bool on)
+{
+	struct dp_lcore *lc = lc_of(st);
+	struct dp *dp = lc->dp;
+	if (dp->tcp_owner == NULL)
+		return;
+	uint64_t key = owner_key(c->rip, c->rport);
+	uint64_t v = (key << 8) | (lc->idx + 1);
+	_Atomic uint64_t *set = owner_set(dp, key);
+	for (unsigned w = 0; w < 4; w++) {
+		uint64_t cur = atomic_load_explicit(&set[w], memory_order_relaxed);
+		if (!on) {
+			if (cur == v)
+				atomic_compare_exchange_strong(&set[w], &cur, 0);
+			continue;
+		}
+		if ((cur >> 8) == key || (cur == 0 && atomic_compare_exchange_strong(&set[w], &cur, v))) {
+			atomic_store_explicit(&set[w], v, memory_order_release);
+			return;
+		}
+	}
+	if (on) /* a full set: the newest wins (an older entry's spills are then reset) */
+		atomic_store_explicit(&set[key & 3], v, memory_order_release);
+}
+
+static bool app_elsewhere(struct tcp_stack *st, struct rte_mbuf *m, uint32_t rip, uint16_t rport)
+{
+	struct dp_lcore *lc = lc_of(st);
+	struct dp *dp = lc->dp;
+	if (dp->tcp_owner == NULL)
+		return false;
+	uint64_t key = owner_key(rip, rport);
+	_Atomic uint64_t *set = owner_set(dp, key);
+	for (unsigned w = 0; w < 4; w++) {
+		uint64_t cur = atomic_load_explicit(&set[w], memory_order_acquire);
+		unsigned owner = (unsigned)(cur & 0xff);
+		if ((cur >> 8) != key || owner == 0 || owner - 1 == lc->idx || owner > dp->nlcores)
+			continue;
+		if (rte_ring_sp_enqueue(dp->fwd[lc->idx][owner - 1], (void *)((uintptr_t)m | 2)) != 0) {
+			lc->c.fwd_full++;
+			rte_pktmbuf_free(m); /* the peer retransmits it */
+		}
+		return true;
+	}
+	return false;
+}
+
+void dp_tcp_seg_in(struct dp_lcore *lc, void *msg)
+{
+	struct rte_mbuf *m = (struct rte_mbuf *)((uintptr_t)msg & ~(uintptr_t)3);
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *,
+							       RTE_ETHER_HDR_LEN);
+	const uint8_t *tcp = (const uint8_t *)ip + (ip->version_ihl & 0xf) * 4;
+
+	/* net.c checked the headers on the lcore that received it */
+	lc->tcp->handed = true;
+	tcp_input(lc->tcp, m, ip, tcp, rte_be_to_cpu_16(ip->total_length), rte_rdtsc());
+	lc->tcp->handed = false;
+}
+
 static const struct tcp_app mc_app = {
 	.accept = app_accept,
 	.recv = app_recv,
@@ -331,6 +405,8 @@ static const struct tcp_app mc_app = {
 	.sent = app_sent,
 	.closed = app_closed,
 	.buffered = app_buffered,
+	.bind = app_bind,
+	.elsewhere = app_elsewhere,
 };
 
 void dp_tcp_msg(struct dp_lcore *lc, void *msg)
@@ -397,6 +473,18 @@ int dp_tcp_setup(struct dp *dp)
 		.open_total = &dp->tcp_open,
 		.open_limit = (uint32_t)dp->set.max_conns,
 	};
+	if (dp->nlcores > 1) {
+		uint32_t sets = 1;
+		while (sets < dp->set.max_conns + dp->set.tcp_syn_backlog * dp->nlcores)
+			sets <<= 1;
+		dp->tcp_owner_sets = sets;
+		dp->tcp_owner = rte_zmalloc_socket("px_tcp_owner", sets * 4 * sizeof(uint64_t),
+						   RTE_CACHE_LINE_SIZE, (int)rte_socket_id());
+		if (dp->tcp_owner == NULL) {
+			fprintf(stderr, "pollux-dp: TCP owner map: no memory\n");
+			return -1;
+		}
+	}
 	for (unsigned i = 0; i < dp->nlcores; i++) {
 		struct dp_lcore *lc = dp->lc[i];
 		char name[32];
@@ -460,6 +548,8 @@ void dp_tcp_teardown(struct dp *dp)
 			while (rte_ring_sc_dequeue(dp->fwd[a][b], &msg) == 0)
 				if (dp_msg_is_tcp(msg))
 					fwd_free((struct dp_tfwd *)((uintptr_t)msg & ~(uintptr_t)1));
+				else if (dp_msg_is_seg(msg))
+					rte_pktmbuf_free((struct rte_mbuf *)((uintptr_t)msg & ~(uintptr_t)3));
 				else
 					rte_mempool_put(dp->cont_pool, msg);
 		}
@@ -479,6 +569,8 @@ void dp_tcp_teardown(struct dp *dp)
 		free(lc->tmc);
 		lc->tmc = NULL;
 	}
+	rte_free(dp->tcp_owner);
+	dp->tcp_owner = NULL;
 }
 
 void dp_tcp_print_counters(const struct dp *dp)
