@@ -82,6 +82,9 @@ struct dp_fault {
 struct dp;
 struct dp_tcp_mc;
 struct dp_tfwd;
+struct dp_tcp_ref {
+	uint32_t slot, gen;
+};
 
 #define DP_WAL_HOLD 1024           /* replies an lcore holds for fsync (sync mode) */
 
@@ -140,6 +143,8 @@ struct dp_lcore {
 	struct dp_tfwd *tfwd_head[DP_LCORES_MAX], *tfwd_tail[DP_LCORES_MAX];
 	unsigned tfwd_backlog;
 	uint64_t tcp_pub_in, tcp_pub_out; /* bytes already added to dp->info */
+	struct dp_tcp_ref *tcp_held;       /* connections holding replies (sync WAL) */
+	uint32_t ntcp_held;
 	struct dp_wal wal;
 	uint8_t rbuf[] __rte_cache_aligned; /* remote reads: key + largest value */
 } __rte_cache_aligned;

@@ -60,7 +60,7 @@
 	X(tcp_bad_cksum) X(tcp_bad_segs) X(tcp_no_conn) X(tcp_challenge_acks) \
 	X(tcp_probes) X(tcp_idle_closes) X(tcp_time_wait_reaped) X(tcp_aborts) \
 	X(tcp_nomem) X(tcp_delacks) X(tcp_sack_acks) X(tcp_bytes_in) X(tcp_bytes_out) \
-	X(tcp_handoffs)
+	X(tcp_handoffs) X(tcp_sync_holds)
 
 struct tcp_counters {
 #define TCP_X_FIELD(n) uint64_t n;

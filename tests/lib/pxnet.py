@@ -167,7 +167,7 @@ class Hugepages:
 # pollux-dp's own words when hugepage memory is short (then hugepages=no is tried).
 HUGEPAGE_TROUBLE = re.compile(r"needs about \d+ MiB of 2 MiB hugepages|of hugepage memory|"
                               r"EAL init failed|packet buffers:")
-COUNTER_RE = re.compile(r"^pollux-dp: lcore (\d+):(.*)$")
+COUNTER_RE = re.compile(r"^pollux-dp: lcore (\d+)(?: tcp)?:(.*)$")  # and its TCP line
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:|"
                           r"SUMMARY: \w+Sanitizer")
 
@@ -182,12 +182,11 @@ class DpResult:
         for line in lines:
             m = COUNTER_RE.match(line)
             if m:
-                c = {}
+                c = self.counters.setdefault(int(m.group(1)), {})
                 for kv in m.group(2).split():
                     k, _, v = kv.partition("=")
                     if v.isdigit():
                         c[k] = int(v)
-                self.counters[int(m.group(1))] = c
 
     @property
     def output(self):
