@@ -82,6 +82,9 @@ struct dp_fault {
 struct dp;
 struct dp_tcp_mc;
 struct dp_tfwd;
+struct dp_tcp_ref {
+	uint32_t slot, gen;
+};
 
 #define DP_WAL_HOLD 1024           /* replies an lcore holds for fsync (sync mode) */
 
@@ -140,6 +143,8 @@ struct dp_lcore {
 	struct dp_tfwd *tfwd_head[DP_LCORES_MAX], *tfwd_tail[DP_LCORES_MAX];
 	unsigned tfwd_backlog;
 	uint64_t tcp_pub_in, tcp_pub_out; /* bytes already added to dp->info */
+	struct dp_tcp_ref *tcp_held;       /* connections holding replies (sync WAL) */
+	uint32_t ntcp_held;
 	struct dp_wal wal;
 	uint8_t rbuf[] __rte_cache_aligned; /* remote reads: key + largest value */
 } __rte_cache_aligned;
@@ -155,6 +160,11 @@ struct dp {
 	bool tx_tcp_cksum;         /* ... and TCP checksums */
 	uint16_t tcp_port;         /* host order, 0 = no TCP */
 	_Atomic uint32_t tcp_open; /* connections open on every lcore (max_conns) */
+	/* Which lcore holds a TCP connection, for segments a port delivers to
+	 * another queue (AF_PACKET's fanout rolls over when a ring is full):
+	 * 4-way sets of (peer address:port << 8 | lcore + 1); lcores > 1 only */
+	_Atomic uint64_t *tcp_owner;
+	uint32_t tcp_owner_sets;   /* a power of two */
 	struct rte_mempool *pool;
 	struct rte_mempool *cont_pool;
 	struct px_table *parts[DP_LCORES_MAX];
@@ -227,12 +237,18 @@ void dp_udp_reply_send(struct dp_lcore *lc, struct dp_cont *c);
 int dp_tcp_setup(struct dp *dp);
 void dp_tcp_input(struct dp_lcore *lc, struct rte_mbuf *m, const void *ip, const void *tcp,
 		  uint16_t ip_len);
-/* A forwarding-ring message that is a TCP request or its reply (tagged). */
+/* A forwarding-ring message that is a TCP request or its reply (tag 1),
+ * or a TCP segment for a connection of the receiving lcore (tag 2). */
 static inline bool dp_msg_is_tcp(const void *msg)
 {
-	return ((uintptr_t)msg & 1) != 0;
+	return ((uintptr_t)msg & 3) == 1;
+}
+static inline bool dp_msg_is_seg(const void *msg)
+{
+	return ((uintptr_t)msg & 3) == 2;
 }
 void dp_tcp_msg(struct dp_lcore *lc, void *msg);
+void dp_tcp_seg_in(struct dp_lcore *lc, void *msg);
 /* Once per loop: flush output, run timers, retry backlogged forwards. */
 void dp_tcp_poll(struct dp_lcore *lc, uint64_t now_tsc);
 /* Once a millisecond: publish byte counts for memcached's stats. */

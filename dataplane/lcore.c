@@ -73,6 +73,8 @@ static unsigned drain_forwarded(struct dp_lcore *lc)
 		for (unsigned i = 0; i < n; i++) {
 			if (dp_msg_is_tcp(msgs[i]))
 				dp_tcp_msg(lc, msgs[i]);
+			else if (dp_msg_is_seg(msgs[i]))
+				dp_tcp_seg_in(lc, msgs[i]);
 			else
 				dp_mc_resume(lc, msgs[i]);
 		}

@@ -143,6 +143,15 @@ static int probe_iface(struct dp *dp)
 			       dp->set.iface, nq, dp->nlcores);
 			continue;
 		}
+		/* Without hugepages the AF_XDP PMD cannot hand its UMEM the mbuf pool
+		 * and runs in copy mode, where DPDK 22.11 refills the fill ring only
+		 * after a receive: a burst that empties it stops RX for good
+		 * (seen with pipelined 200 kB sets over TCP). */
+		if (k == 0 && strcmp(dp->set.pmd, "auto") == 0 && !dp->set.hugepages) {
+			printf("pollux-dp: hugepages=no: AF_XDP would run in copy mode, which can "
+			       "stall under bursts; using af_packet\n");
+			continue;
+		}
 		if (k == 0)
 			snprintf(args, sizeof(args), "net_af_xdp0,iface=%s,start_queue=0,queue_count=%u",
 				 dp->set.iface, dp->nlcores);
@@ -246,6 +255,14 @@ int main(int argc, char **argv)
 	rte_eal_mp_wait_lcore();
 	dp_shm_detach(dp);
 
+	struct rte_eth_stats es;
+	if (rte_eth_stats_get(dp->port, &es) == 0)
+		printf("pollux-dp: port: ipackets=%llu opackets=%llu imissed=%llu ierrors=%llu "
+		       "rx_nombuf=%llu; packet buffers free %u of %u\n",
+		       (unsigned long long)es.ipackets, (unsigned long long)es.opackets,
+		       (unsigned long long)es.imissed, (unsigned long long)es.ierrors,
+		       (unsigned long long)es.rx_nombuf, rte_mempool_avail_count(dp->pool),
+		       dp->pool->size);
 	rte_eth_dev_stop(dp->port);
 	rte_eth_dev_close(dp->port);
 	dp_print_counters(dp);

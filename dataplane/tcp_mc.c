@@ -22,6 +22,7 @@
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
+#include <rte_ip.h>
 #include <rte_malloc.h>
 #include <rte_random.h>
 
@@ -34,6 +35,17 @@ struct dp_tcp_mc {
 	struct mc_stream s;
 	bool waiting;     /* a forwarded request is out */
 	bool fin;         /* the peer has closed its side */
+	/*
+	 * wal_mode=sync: replies of logged writes are held until the LSNs they
+	 * need are durable, in two batches: the sealed one (its needs fixed,
+	 * waiting for the log) and the open one (collecting the needs of
+	 * later writes). Nothing from the sealed batch's first byte on is
+	 * sent; when its needs are met the open batch is sealed in turn, so
+	 * a connection that keeps writing is never starved.
+	 */
+	uint64_t *need;   /* [2][nlcores] LSN each lcore's log must reach; NULL: none yet */
+	uint32_t seal_seq, open_seq; /* where each batch's bytes begin */
+	bool sealed, opened, listed;
 };
 
 /*
@@ -42,7 +54,7 @@ struct dp_tcp_mc {
  * from a mempool with both inline; a larger request or reply goes to the
  * heap. Either way nothing is allocated per packet.
  */
-#define TFWD_SIZE 2048
+#define TFWD_SIZE 4096
 #define TFWD_REPLY_INLINE 256
 
 struct dp_tfwd {
@@ -56,6 +68,8 @@ struct dp_tfwd {
 	uint8_t *reply;           /* reply_inline or heap */
 	size_t reply_len, reply_cap;
 	uint8_t reply_inline[TFWD_REPLY_INLINE];
+	uint64_t wal_mask;        /* lcores whose log got a record of this request */
+	uint64_t wal_lsn[DP_LCORES_MAX]; /* valid where wal_mask has the bit */
 	uint32_t req_len;
 	uint8_t req[];
 };
@@ -151,9 +165,15 @@ static void fwd_execute(struct dp_lcore *lc, struct dp_tfwd *f)
 		f->result = MC_EXEC_OK;
 	} else {
 		x->flush_done = f->flush_done;
+		uint64_t lsn0 = x->wal_lsn;
 		enum mc_exec_result r = mc_exec_request(x, &req, &o);
 		f->flush_done = x->flush_done;
 		x->flush_done = 0;
+		if (x->wal_lsn != lsn0) {
+			/* logged here: the reply waits for this lcore's log (sync) */
+			f->wal_mask |= 1ULL << lc->idx;
+			f->wal_lsn[lc->idx] = x->wal_lsn;
+		}
 		if (r == MC_EXEC_FORWARD) {
 			f->reply_len += o.len;
 			fwd_send(lc, x->fwd_part, f);
@@ -177,6 +197,7 @@ static struct dp_tfwd *fwd_alloc(size_t req_len)
 	if (heap && (f = malloc(sizeof(*f) + req_len)) == NULL)
 		return NULL;
 	memset(f, 0, offsetof(struct dp_tfwd, reply_inline));
+	f->wal_mask = 0;
 	f->heap = heap;
 	f->reply = f->reply_inline;
 	f->reply_cap = TFWD_REPLY_INLINE;
@@ -195,6 +216,83 @@ static void fwd_free(struct dp_tfwd *f)
 }
 
 /* ---- the stream on a connection ---- */
+
+/* ---- sync mode: replies held until their log records are durable ---- */
+
+static void hold_seal(struct dp_lcore *lc, struct dp_tcp_mc *m)
+{
+	unsigned n = lc->dp->nlcores;
+	memcpy(m->need, m->need + n, n * sizeof(*m->need));
+	m->seal_seq = m->open_seq;
+	m->sealed = true;
+	m->opened = false;
+}
+
+static void hold_poll(struct dp_lcore *lc);
+
+/* Bytes from begin on need lcore owner's log durable up to lsn. */
+static int hold_add(struct dp_lcore *lc, struct tcp_conn *c, unsigned owner, uint64_t lsn,
+		    uint32_t begin)
+{
+	struct dp_tcp_mc *m = c->app;
+	unsigned n = lc->dp->nlcores;
+
+	if (m->need == NULL && (m->need = calloc(2 * n, sizeof(*m->need))) == NULL)
+		return -1;
+	if (!m->opened) {
+		memset(m->need + n, 0, n * sizeof(*m->need));
+		m->open_seq = begin;
+		m->opened = true;
+	}
+	if (m->need[n + owner] < lsn)
+		m->need[n + owner] = lsn;
+	if (!m->sealed)
+		hold_seal(lc, m);
+	tcp_hold(lc->tcp, c, m->seal_seq);
+	if (!m->listed) {
+		if (lc->ntcp_held == 2 * lc->tcp->nslots)
+			hold_poll(lc); /* drops entries of closed connections */
+		m->listed = true;
+		lc->tcp_held[lc->ntcp_held++] = (struct dp_tcp_ref){ c->slot, c->gen };
+	}
+	lc->tcp->c.tcp_sync_holds++;
+	return 0;
+}
+
+static bool hold_met(const struct dp_lcore *lc, const uint64_t *need)
+{
+	for (unsigned i = 0; i < lc->dp->nlcores; i++)
+		if (need[i] != 0 && dp_wal_durable_lsn(lc->dp, i) < need[i])
+			return false;
+	return true;
+}
+
+/* Release what the published durable LSNs now cover (once per loop). */
+static void hold_poll(struct dp_lcore *lc)
+{
+	unsigned keep = 0;
+
+	for (unsigned i = 0; i < lc->ntcp_held; i++) {
+		struct dp_tcp_ref r = lc->tcp_held[i];
+		struct tcp_conn *c = tcp_conn_get(lc->tcp, r.slot, r.gen);
+		if (c == NULL || c->app == NULL)
+			continue; /* closed meanwhile */
+		struct dp_tcp_mc *m = c->app;
+		while (m->sealed && hold_met(lc, m->need)) {
+			m->sealed = false;
+			if (m->opened)
+				hold_seal(lc, m);
+		}
+		if (m->sealed) {
+			tcp_hold(lc->tcp, c, m->seal_seq);
+			lc->tcp_held[keep++] = r;
+		} else {
+			tcp_release(lc->tcp, c);
+			m->listed = false;
+		}
+	}
+	lc->ntcp_held = keep;
+}
 
 static void conn_run(struct tcp_stack *st, struct tcp_conn *c, const uint8_t *p, uint32_t n);
 
@@ -236,10 +334,19 @@ static void conn_run(struct tcp_stack *st, struct tcp_conn *c, const uint8_t *p,
 	uint32_t q = tcp_sndq(c);
 
 	m->s.out_limit = q < DP_TCP_SND_HIWAT ? DP_TCP_SND_HIWAT - q : 1;
+	uint64_t lsn0 = lc->x.wal_lsn;
+	uint32_t begin = tcp_snd_end(c);
 	tcp_out_open(&to, st, c);
 	enum mc_exec_result r = mc_stream_input(&lc->x, &m->s, p, n, &to.o);
 	if (tcp_out_close(&to) != 0) {
 		/* A reply past the send ring's ceiling: nothing sane to send. */
+		tcp_abort(st, c);
+		return;
+	}
+	/* Sync mode: what these requests answered waits for their records. A
+	 * write with no reply (noreply) has nothing to hold. */
+	if (unlikely(lc->x.wal_lsn != lsn0) && dp_wal_sync(lc->dp) && tcp_snd_end(c) != begin &&
+	    hold_add(lc, c, lc->idx, lc->x.wal_lsn, begin) != 0) {
 		tcp_abort(st, c);
 		return;
 	}
@@ -253,6 +360,7 @@ static int app_accept(struct tcp_stack *st, struct tcp_conn *c)
 
 	mc_stream_init(&m->s);
 	m->waiting = m->fin = false;
+	m->sealed = m->opened = m->listed = false;
 	c->app = m;
 	__atomic_fetch_add(&lc->dp->info.curr_connections, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&lc->dp->info.total_connections, 1, __ATOMIC_RELAXED);
@@ -314,6 +422,8 @@ static void app_closed(struct tcp_stack *st, struct tcp_conn *c)
 	struct dp_tcp_mc *m = c->app;
 
 	mc_stream_free(&m->s);
+	free(m->need);
+	m->need = NULL;
 	__atomic_fetch_sub(&lc_of(st)->dp->info.curr_connections, 1, __ATOMIC_RELAXED);
 }
 
@@ -324,6 +434,79 @@ static uint32_t app_buffered(struct tcp_stack *st, struct tcp_conn *c)
 	return (uint32_t)m->s.len;
 }
 
+/* ---- connections another lcore holds ---- */
+
+static uint64_t owner_key(uint32_t rip, uint16_t rport)
+{
+	return ((uint64_t)rip << 16) | rport;
+}
+
+static _Atomic uint64_t *owner_set(const struct dp *dp, uint64_t key)
+{
+	uint64_t h = key * 0x9e3779b97f4a7c15ULL;
+	return &dp->tcp_owner[((h >> 32) & (dp->tcp_owner_sets - 1)) * 4];
+}
+
+static void app_bind(struct tcp_stack *st, const struct tcp_conn *c, bool on)
+{
+	struct dp_lcore *lc = lc_of(st);
+	struct dp *dp = lc->dp;
+	if (dp->tcp_owner == NULL)
+		return;
+	uint64_t key = owner_key(c->rip, c->rport);
+	uint64_t v = (key << 8) | (lc->idx + 1);
+	_Atomic uint64_t *set = owner_set(dp, key);
+	for (unsigned w = 0; w < 4; w++) {
+		uint64_t cur = atomic_load_explicit(&set[w], memory_order_relaxed);
+		if (!on) {
+			if (cur == v)
+				atomic_compare_exchange_strong(&set[w], &cur, 0);
+			continue;
+		}
+		if ((cur >> 8) == key || (cur == 0 && atomic_compare_exchange_strong(&set[w], &cur, v))) {
+			atomic_store_explicit(&set[w], v, memory_order_release);
+			return;
+		}
+	}
+	if (on) /* a full set: the newest wins (an older entry's spills are then reset) */
+		atomic_store_explicit(&set[key & 3], v, memory_order_release);
+}
+
+static bool app_elsewhere(struct tcp_stack *st, struct rte_mbuf *m, uint32_t rip, uint16_t rport)
+{
+	struct dp_lcore *lc = lc_of(st);
+	struct dp *dp = lc->dp;
+	if (dp->tcp_owner == NULL)
+		return false;
+	uint64_t key = owner_key(rip, rport);
+	_Atomic uint64_t *set = owner_set(dp, key);
+	for (unsigned w = 0; w < 4; w++) {
+		uint64_t cur = atomic_load_explicit(&set[w], memory_order_acquire);
+		unsigned owner = (unsigned)(cur & 0xff);
+		if ((cur >> 8) != key || owner == 0 || owner - 1 == lc->idx || owner > dp->nlcores)
+			continue;
+		if (rte_ring_sp_enqueue(dp->fwd[lc->idx][owner - 1], (void *)((uintptr_t)m | 2)) != 0) {
+			lc->c.fwd_full++;
+			rte_pktmbuf_free(m); /* the peer retransmits it */
+		}
+		return true;
+	}
+	return false;
+}
+
+void dp_tcp_seg_in(struct dp_lcore *lc, void *msg)
+{
+	struct rte_mbuf *m = (struct rte_mbuf *)((uintptr_t)msg & ~(uintptr_t)3);
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *,
+							       RTE_ETHER_HDR_LEN);
+	const uint8_t *tcp = (const uint8_t *)ip + (ip->version_ihl & 0xf) * 4;
+
+	/* net.c checked the headers on the lcore that received it */
+	lc->tcp->handed = true;
+	tcp_input(lc->tcp, m, ip, tcp, rte_be_to_cpu_16(ip->total_length), rte_rdtsc());
+	lc->tcp->handed = false;
+}
+
 static const struct tcp_app mc_app = {
 	.accept = app_accept,
 	.recv = app_recv,
@@ -331,6 +514,8 @@ static const struct tcp_app mc_app = {
 	.sent = app_sent,
 	.closed = app_closed,
 	.buffered = app_buffered,
+	.bind = app_bind,
+	.elsewhere = app_elsewhere,
 };
 
 void dp_tcp_msg(struct dp_lcore *lc, void *msg)
@@ -349,10 +534,21 @@ void dp_tcp_msg(struct dp_lcore *lc, void *msg)
 	struct dp_tcp_mc *m = c->app;
 	m->waiting = false;
 	mc_stream_skip(&m->s, f->req_len);
+	uint32_t begin = tcp_snd_end(c);
 	if (f->reply_len > 0 && tcp_send(lc->tcp, c, f->reply, (uint32_t)f->reply_len) != 0) {
 		fwd_free(f);
 		tcp_abort(lc->tcp, c);
 		return;
+	}
+	/* Sync mode: the reply waits for the logs of the lcores that ran it. */
+	for (uint64_t mask = f->wal_mask; mask != 0 && f->reply_len > 0 && dp_wal_sync(lc->dp);
+	     mask &= mask - 1) {
+		unsigned owner = (unsigned)__builtin_ctzll(mask);
+		if (hold_add(lc, c, owner, f->wal_lsn[owner], begin) != 0) {
+			fwd_free(f);
+			tcp_abort(lc->tcp, c);
+			return;
+		}
 	}
 	enum mc_exec_result r = (enum mc_exec_result)f->result;
 	fwd_free(f);
@@ -397,6 +593,18 @@ int dp_tcp_setup(struct dp *dp)
 		.open_total = &dp->tcp_open,
 		.open_limit = (uint32_t)dp->set.max_conns,
 	};
+	if (dp->nlcores > 1) {
+		uint32_t sets = 1;
+		while (sets < dp->set.max_conns + dp->set.tcp_syn_backlog * dp->nlcores)
+			sets <<= 1;
+		dp->tcp_owner_sets = sets;
+		dp->tcp_owner = rte_zmalloc_socket("px_tcp_owner", sets * 4 * sizeof(uint64_t),
+						   RTE_CACHE_LINE_SIZE, (int)rte_socket_id());
+		if (dp->tcp_owner == NULL) {
+			fprintf(stderr, "pollux-dp: TCP owner map: no memory\n");
+			return -1;
+		}
+	}
 	for (unsigned i = 0; i < dp->nlcores; i++) {
 		struct dp_lcore *lc = dp->lc[i];
 		char name[32];
@@ -411,7 +619,8 @@ int dp_tcp_setup(struct dp *dp)
 			return -1;
 		}
 		lc->tmc = calloc(lc->tcp->nslots, sizeof(*lc->tmc));
-		if (lc->tmc == NULL)
+		lc->tcp_held = calloc(2 * (size_t)lc->tcp->nslots, sizeof(*lc->tcp_held));
+		if (lc->tmc == NULL || lc->tcp_held == NULL)
 			return -1;
 	}
 	return 0;
@@ -445,6 +654,8 @@ void dp_tcp_poll(struct dp_lcore *lc, uint64_t now_tsc)
 		return;
 	if (lc->tfwd_backlog > 0)
 		fwd_retry(lc);
+	if (lc->ntcp_held > 0)
+		hold_poll(lc);
 	tcp_timers(lc->tcp, now_tsc);
 	tcp_flush(lc->tcp);
 }
@@ -460,6 +671,8 @@ void dp_tcp_teardown(struct dp *dp)
 			while (rte_ring_sc_dequeue(dp->fwd[a][b], &msg) == 0)
 				if (dp_msg_is_tcp(msg))
 					fwd_free((struct dp_tfwd *)((uintptr_t)msg & ~(uintptr_t)1));
+				else if (dp_msg_is_seg(msg))
+					rte_pktmbuf_free((struct rte_mbuf *)((uintptr_t)msg & ~(uintptr_t)3));
 				else
 					rte_mempool_put(dp->cont_pool, msg);
 		}
@@ -478,7 +691,11 @@ void dp_tcp_teardown(struct dp *dp)
 		}
 		free(lc->tmc);
 		lc->tmc = NULL;
+		free(lc->tcp_held);
+		lc->tcp_held = NULL;
 	}
+	rte_free(dp->tcp_owner);
+	dp->tcp_owner = NULL;
 }
 
 void dp_tcp_print_counters(const struct dp *dp)

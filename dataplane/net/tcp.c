@@ -139,6 +139,8 @@ static struct tcp_conn *conn_alloc(struct tcp_stack *st, uint32_t rip, uint16_t 
 	c->rmac = *mac;
 	c->rto_ms = TCP_RTO_INIT_MS;
 	c->last_rx_ms = st->now_ms;
+	if (st->app->bind != NULL)
+		st->app->bind(st, c, true);
 	return c;
 }
 
@@ -223,6 +225,8 @@ static void conn_free(struct tcp_stack *st, struct tcp_conn *c)
 	uint64_t k = conn_key(c->rip, c->rport);
 
 	app_detach(st, c);
+	if (st->app->bind != NULL)
+		st->app->bind(st, c, false);
 	if (c->state == TCP_SYN_RCVD)
 		st->nsyn--;
 	if (c->state == TCP_TIME_WAIT) {
@@ -1244,6 +1248,11 @@ void tcp_input(struct tcp_stack *st, struct rte_mbuf *m, const void *ipv, const 
 		/* A new incarnation of a connection in TIME_WAIT (RFC 6191). */
 		conn_free(st, c);
 		c = NULL;
+	}
+	if (c == NULL && !st->handed && st->app->elsewhere != NULL &&
+	    st->app->elsewhere(st, m, rip, rport)) {
+		st->c.tcp_handoffs++; /* another stack's connection: handed over */
+		return;
 	}
 	if (c == NULL) {
 		listen_input(st, &s, &eth->src_addr, rip, rport, &c);

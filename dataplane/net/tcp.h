@@ -59,7 +59,8 @@
 	X(tcp_rto_expired) X(tcp_ooo_segs) X(tcp_ooo_drops) X(tcp_dup_segs) \
 	X(tcp_bad_cksum) X(tcp_bad_segs) X(tcp_no_conn) X(tcp_challenge_acks) \
 	X(tcp_probes) X(tcp_idle_closes) X(tcp_time_wait_reaped) X(tcp_aborts) \
-	X(tcp_nomem) X(tcp_delacks) X(tcp_sack_acks) X(tcp_bytes_in) X(tcp_bytes_out)
+	X(tcp_nomem) X(tcp_delacks) X(tcp_sack_acks) X(tcp_bytes_in) X(tcp_bytes_out) \
+	X(tcp_handoffs) X(tcp_sync_holds)
 
 struct tcp_counters {
 #define TCP_X_FIELD(n) uint64_t n;
@@ -170,6 +171,13 @@ struct tcp_app {
 	void (*closed)(struct tcp_stack *st, struct tcp_conn *c);
 	/* The application's buffered, unprocessed input (shrinks the window). */
 	uint32_t (*buffered)(struct tcp_stack *st, struct tcp_conn *c);
+	/*
+	 * Several stacks on one port: a connection slot is taken (on) or let
+	 * go (off), and a segment matched no connection here: return true when
+	 * the hook took m (the connection lives in another stack).
+	 */
+	void (*bind)(struct tcp_stack *st, const struct tcp_conn *c, bool on);
+	bool (*elsewhere)(struct tcp_stack *st, struct rte_mbuf *m, uint32_t rip, uint16_t rport);
 };
 
 struct tcp_cfg {
@@ -201,6 +209,7 @@ struct tcp_stack {
 	uint32_t nopen;               /* connections with an application */
 	uint32_t ntw;                 /* TIME_WAIT */
 	uint32_t ooo_held;            /* mbufs held out of order, all connections */
+	bool handed;                  /* the segment in tcp_input came from another stack */
 	struct tcp_conn *tw_head, *tw_tail;
 	struct tcp_pend { struct tcp_conn *c; uint32_t gen; } *pend; /* output pending */
 	uint32_t npend, pend_cap;

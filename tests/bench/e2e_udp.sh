@@ -72,8 +72,10 @@ ip netns exec "$CLI" ip neigh flush dev "$VC"
 # --- pollux-dp: 1 dataplane lcore on the same veth ---
 HUGE=yes
 [ "$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)" -ge 256 ] || HUGE=no
+# A region path of its own that never exists: it must not attach to the
+# pollux-cp of a running appliance (the default /dev/shm/pollux).
 ip netns exec "$SRV" "$BUILD/pollux-dp" iface="$VS" ip="$IP_S" lcores=1 mem_mb=256 pmd="$PMD" \
-	hugepages="$HUGE" >"$OUT/dp.log" 2>&1 &
+	hugepages="$HUGE" shm_path="$OUT/no-region" >"$OUT/dp.log" 2>&1 &
 DP=$!
 PIDS+=("$DP")
 for _ in $(seq 100); do grep -q "ready:" "$OUT/dp.log" && break; sleep 0.1; done

@@ -179,7 +179,7 @@ class Hugepages:
 # pollux-dp's own words when hugepage memory is short (then hugepages=no is tried).
 HUGEPAGE_TROUBLE = re.compile(r"needs about \d+ MiB of 2 MiB hugepages|of hugepage memory|"
                               r"EAL init failed|packet buffers:")
-COUNTER_RE = re.compile(r"^pollux-dp: lcore (\d+):(.*)$")
+COUNTER_RE = re.compile(r"^pollux-dp: lcore (\d+)(?: tcp)?:(.*)$")  # and its TCP line
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:|"
                           r"SUMMARY: \w+Sanitizer")
 
@@ -194,12 +194,11 @@ class DpResult:
         for line in lines:
             m = COUNTER_RE.match(line)
             if m:
-                c = {}
+                c = self.counters.setdefault(int(m.group(1)), {})
                 for kv in m.group(2).split():
                     k, _, v = kv.partition("=")
                     if v.isdigit():
                         c[k] = int(v)
-                self.counters[int(m.group(1))] = c
 
     @property
     def output(self):
@@ -498,6 +497,11 @@ class Appliance:
         if self.kernel_server is not None:
             raise PxnetError("a kernel server owns %s on this pair" % SRV_IP)
         settings = list(settings)
+        if not any(s.startswith("shm_path=") for s in settings):
+            # A region path that never exists: a test's pollux-dp serves
+            # alone and never meets (or is refused by) the region of an
+            # appliance running on this machine.
+            settings.append("shm_path=/dev/shm/pxnet-%s-no-region" % self.srv_ns)
         explicit = any(s.startswith("hugepages=") for s in settings)
         if not explicit:
             lcores = 1

@@ -18,6 +18,8 @@ int bench_opt_bad(const char *cmd, const char *opt, const char *val, const char 
 /* Decimal integer in [lo, hi], with an optional k or M suffix (10^3, 10^6). */
 int bench_opt_u64(const char *cmd, const char *opt, const char *s, uint64_t lo, uint64_t hi,
 		  uint64_t *out);
+int bench_opt_u32(const char *cmd, const char *opt, const char *s, uint32_t lo, uint32_t hi,
+		  uint32_t *out);
 int bench_opt_double(const char *cmd, const char *opt, const char *s, double lo, double hi,
 		     double *out);
 
@@ -27,5 +29,7 @@ int bench_table_main(int argc, char **argv);
 int bench_ring_main(int argc, char **argv);
 /* memcached over UDP from plain sockets (no EAL): closed/open loop, checked replies. */
 int bench_udp_main(int argc, char **argv);
+/* memcached over TCP from non-blocking kernel sockets: connections, pipelining. */
+int bench_tcp_main(int argc, char **argv);
 
 #endif

@@ -45,6 +45,17 @@ int bench_opt_u64(const char *cmd, const char *opt, const char *s, uint64_t lo, 
 	return 0;
 }
 
+int bench_opt_u32(const char *cmd, const char *opt, const char *s, uint32_t lo, uint32_t hi,
+		  uint32_t *out)
+{
+	uint64_t v;
+	int rc = bench_opt_u64(cmd, opt, s, lo, hi, &v);
+
+	if (rc == 0)
+		*out = (uint32_t)v;
+	return rc;
+}
+
 int bench_opt_double(const char *cmd, const char *opt, const char *s, double lo, double hi,
 		     double *out)
 {

@@ -1,23 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The worker of `pollux-bench udp`: its sockets and request slots, the
- * choice of each request (preload: every key of its share once, retrying
- * timeouts; measure: Zipf or uniform keys, gets at --get-ratio), sendmmsg
- * batches, and the epoll loop that sleeps until a reply, the oldest
- * timeout, the next open-loop arrival or the end of the phase. Closed loop
- * tops every socket up to --depth; open loop sends Poisson arrivals, each
- * timed from its intended send time (no coordinated omission).
+ * The transport of `pollux-bench udp`: a worker's sockets and request
+ * slots, the preload's retries of timed-out sets, and sendmmsg batches.
+ * Closed loop tops every socket up to --depth; open loop sends the arrivals
+ * bench_load_worker.c schedules. The phase loop, choosing requests and
+ * counting replies are shared with TCP (bench_load_worker.c).
  */
 #include <errno.h>
-#include <math.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "px_clock.h"
 
+#include "bench.h"
 #include "bench_udp_pvt.h"
 
 static int sock_init(struct udp_sock *s, uint32_t bits)
@@ -60,23 +56,22 @@ static void sock_fini(struct udp_sock *s)
 		close(s->fd);
 }
 
-static uint32_t key_partition(const struct udp_run *run, uint64_t idx)
+static uint32_t key_partition(const struct udp_worker *w, uint64_t idx)
 {
-	if (run->ndests == 1)
+	if (w->ndests == 1)
 		return 0;
-	return px_reduce32((uint32_t)run->keys.hashes[idx], run->ndests);
+	return px_reduce32((uint32_t)w->lw.run->keys.hashes[idx], w->ndests);
 }
 
 /* The next request of this phase. False when the preload has nothing left to set. */
 static bool next_request(struct udp_worker *w, uint64_t *idx, uint8_t *op, uint8_t *attempt)
 {
-	if (w->phase == UDP_PHASE_MEASURE) {
-		*idx = zipf_next(&w->zipf);
-		*op = zipf_rng_double(&w->rng) < w->o->get_ratio ? UDP_OP_GET : UDP_OP_SET;
+	if (w->lw.phase == LOAD_PHASE_MEASURE) {
+		load_next_measured(&w->lw, idx, op);
 		*attempt = 0;
 		return true;
 	}
-	*op = UDP_OP_SET;
+	*op = LOAD_OP_SET;
 	if (w->retry_n > 0) {
 		uint64_t v = w->retry[w->retry_head];
 
@@ -86,12 +81,8 @@ static bool next_request(struct udp_worker *w, uint64_t *idx, uint8_t *op, uint8
 		*attempt = (uint8_t)v;
 		return true;
 	}
-	if (w->pl_next >= w->o->keys)
-		return false;
-	*idx = w->pl_next;
 	*attempt = 0;
-	w->pl_next += w->o->threads;
-	return true;
+	return load_next_preload(&w->lw, idx);
 }
 
 /*
@@ -103,7 +94,8 @@ static bool next_request(struct udp_worker *w, uint64_t *idx, uint8_t *op, uint8
 static uint32_t send_batch(struct udp_worker *w, struct udp_sock *s, uint32_t n,
 			   const uint64_t *start)
 {
-	const struct udp_run *run = w->run;
+	const struct load_run *run = w->lw.run;
+	const struct load_opts *o = w->lw.o;
 	uint32_t k = 0;
 
 	for (; k < n && s->free_n > 0; k++) {
@@ -123,12 +115,12 @@ static uint32_t send_batch(struct udp_worker *w, struct udp_sock *s, uint32_t n,
 		sl->attempt = attempt;
 		w->sslot[k] = i;
 		w->siov[k].iov_base = w->sbuf + (size_t)k * w->req_max;
-		w->siov[k].iov_len = udp_req_build(w->siov[k].iov_base, w->o->proto, op,
+		w->siov[k].iov_len = udp_req_build(w->siov[k].iov_base, o->proto, op,
 						   sl->req_id, bench_key(&run->keys, idx),
-						   w->o->key_size, idx, w->o->value_size,
-						   w->o->value_version);
+						   o->key_size, idx, o->value_size,
+						   o->value_version);
 		w->smsg[k].msg_hdr = (struct msghdr){
-			.msg_name = &run->dests[key_partition(run, idx)],
+			.msg_name = &w->dests[key_partition(w, idx)],
 			.msg_namelen = sizeof(struct sockaddr_in),
 			.msg_iov = &w->siov[k],
 			.msg_iovlen = 1,
@@ -139,7 +131,7 @@ static uint32_t send_batch(struct udp_worker *w, struct udp_sock *s, uint32_t n,
 
 	uint64_t now = px_clock_ns();
 	int sent = sendmmsg(s->fd, w->smsg, k, 0);
-	struct udp_counters *c = udp_cnt(w);
+	struct load_counters *c = load_cnt(&w->lw);
 
 	if (sent < 0)
 		sent = 0;
@@ -151,30 +143,20 @@ static uint32_t send_batch(struct udp_worker *w, struct udp_sock *s, uint32_t n,
 		udp_slot_link(s, w->sslot[j]);
 		if (j >= (uint32_t)sent) {
 			udp_slot_put(s, w->sslot[j]);
-			UDP_CNT_ADD(c->send_failures, 1);
-			if (w->phase == UDP_PHASE_PRELOAD)
-				UDP_CNT_ADD(c->preload_failed, 1);
+			LOAD_CNT_ADD(c->send_failures, 1);
+			if (w->lw.phase == LOAD_PHASE_PRELOAD)
+				LOAD_CNT_ADD(c->preload_failed, 1);
 		}
 	}
-	UDP_CNT_ADD(c->sent, (uint64_t)sent);
+	LOAD_CNT_ADD(c->sent, (uint64_t)sent);
 	return k;
-}
-
-static bool issuing(struct udp_worker *w, uint64_t now)
-{
-	if (udp_stopping(w))
-		return false;
-	if (w->phase == UDP_PHASE_PRELOAD)
-		return w->retry_n > 0 || w->pl_next < w->o->keys;
-	if (w->issued >= w->quota)
-		return false;
-	return w->run->t_end == 0 || now < w->run->t_end;
 }
 
 /* Closed loop and preload: top every socket up to its depth in flight. */
 static void issue_closed(struct udp_worker *w)
 {
-	uint32_t depth = w->phase == UDP_PHASE_PRELOAD ? w->pl_depth : w->o->depth;
+	struct load_worker *lw = &w->lw;
+	uint32_t depth = lw->phase == LOAD_PHASE_PRELOAD ? w->pl_depth : lw->o->depth;
 
 	for (uint32_t i = 0; i < w->nsocks; i++) {
 		struct udp_sock *s = &w->socks[i];
@@ -182,24 +164,19 @@ static void issue_closed(struct udp_worker *w)
 		while (s->inflight < depth && s->free_n > 0) {
 			uint64_t want = depth - s->inflight;
 
-			if (w->phase == UDP_PHASE_MEASURE && w->quota - w->issued < want)
-				want = w->quota - w->issued;
+			if (lw->phase == LOAD_PHASE_MEASURE && lw->quota - lw->issued < want)
+				want = lw->quota - lw->issued;
 			if (want == 0)
 				return;
 			uint32_t got;
 
 			got = send_batch(w, s, (uint32_t)PX_MIN(want, (uint64_t)UDP_BATCH), NULL);
 
-			w->issued += got;
+			lw->issued += got;
 			if (got == 0)
 				return;
 		}
 	}
-}
-
-static double exp_gap(struct udp_worker *w)
-{
-	return -log1p(-zipf_rng_double(&w->rng)) * w->gap_ns;
 }
 
 /*
@@ -209,142 +186,80 @@ static double exp_gap(struct udp_worker *w)
  */
 static void issue_open(struct udp_worker *w, uint64_t now)
 {
+	struct load_worker *lw = &w->lw;
 	uint64_t start[UDP_BATCH];
 
-	for (int b = 0; b < 8 && w->next_at <= now; b++) {
+	for (int b = 0; b < 8 && lw->next_at <= now; b++) {
 		struct udp_sock *s = &w->socks[w->rr];
-		uint32_t n = 0, room;
+		uint32_t n, room;
 
 		for (uint32_t tried = 1; s->free_n < UDP_BATCH && tried < w->nsocks; tried++) {
 			w->rr = (w->rr + 1) % w->nsocks;
 			s = &w->socks[w->rr];
 		}
 		room = PX_MIN(s->free_n, (uint32_t)UDP_BATCH);
-		/* Each arrival's gap is drawn once and kept, or the schedule would drift. */
-		while (n < room && w->next_at <= now && w->issued + n < w->quota &&
-		       (w->run->t_end == 0 || w->next_at < w->run->t_end)) {
-			start[n++] = w->next_at;
-			w->next_at += (uint64_t)exp_gap(w) + 1;
-		}
+		n = load_arrivals(lw, now, start, room);
 		if (n == 0)
 			return; /* all sockets full, or the quota or the time is up */
 		send_batch(w, s, n, start);
-		w->issued += n;
+		lw->issued += n;
 		w->rr = (w->rr + 1) % w->nsocks;
 	}
 }
 
-static uint64_t inflight(const struct udp_worker *w)
+static uint64_t udp_inflight(struct load_worker *lw, uint64_t *oldest)
 {
+	struct udp_worker *w = (struct udp_worker *)lw;
 	uint64_t n = 0;
 
-	for (uint32_t k = 0; k < w->nsocks; k++)
-		n += w->socks[k].inflight;
+	for (uint32_t k = 0; k < w->nsocks; k++) {
+		const struct udp_sock *s = &w->socks[k];
+
+		n += s->inflight;
+		if (s->head != UDP_NIL)
+			*oldest = PX_MIN(*oldest, s->slots[s->head].t_sent);
+	}
 	return n;
 }
 
-/* Sleep until a socket is readable or deadline (monotonic ns). */
-static int wait_events(struct udp_worker *w, struct epoll_event *ev, int max, uint64_t deadline)
+/* Preload: the server has not answered one set in a whole round of timeouts. */
+static bool udp_preload_hopeless(struct load_worker *lw)
 {
-	uint64_t now = px_clock_ns();
-	uint64_t dt = deadline > now ? deadline - now : 0;
+	struct udp_worker *w = (struct udp_worker *)lw;
 
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
-	if (w->have_pwait2) {
-		struct timespec ts = {(time_t)(dt / 1000000000u), (long)(dt % 1000000000u)};
-		int n = epoll_pwait2(w->epfd, ev, max, &ts, NULL);
-
-		if (n >= 0 || errno != ENOSYS)
-			return n;
-		w->have_pwait2 = false;
-	}
-#endif
-	/* Millisecond timer: spin below 1 ms rather than oversleep an open-loop send. */
-	return epoll_wait(w->epfd, ev, max, (int)(dt / 1000000u));
+	return lw->pl_replies == 0 && lw->pc.timeouts >= (uint64_t)w->nsocks * w->pl_depth;
 }
 
-/* Preload gives up when the server does not answer at all, or loses too many keys. */
-static bool preload_hopeless(const struct udp_worker *w)
+static bool udp_may_issue(struct load_worker *lw, uint64_t now)
 {
-	uint64_t share = w->o->keys / w->o->threads + 1;
+	struct udp_worker *w = (struct udp_worker *)lw;
 
-	if (w->pl_replies == 0 && w->pc.timeouts >= (uint64_t)w->nsocks * w->pl_depth)
+	if (lw->phase == LOAD_PHASE_PRELOAD && w->retry_n > 0 && !load_stopping(lw))
 		return true;
-	return w->pc.preload_failed > share / 100 + 64;
+	return load_may_issue(lw, now);
 }
 
-static void run_phase(struct udp_worker *w)
+static void udp_issue(struct load_worker *lw, uint64_t now, bool open)
 {
-	struct epoll_event ev[64];
-	bool open = w->phase == UDP_PHASE_MEASURE && w->o->loop == UDP_LOOP_OPEN;
-	bool was_issuing = true;
-
-	for (;;) {
-		uint64_t now = px_clock_ns();
-
-		udp_expire(w, now);
-		if (w->phase == UDP_PHASE_PRELOAD && preload_hopeless(w))
-			__atomic_store_n(&w->run->abort, 1, __ATOMIC_RELAXED);
-
-		bool on = issuing(w, now);
-		if (on) {
-			if (open)
-				issue_open(w, now);
-			else
-				issue_closed(w);
-		} else if (was_issuing) {
-			w->t_issue_end = now;
-			was_issuing = false;
-		}
-		if (!on && inflight(w) == 0)
-			break;
-
-		/* Wake for the oldest timeout, the next arrival or the end of the phase. */
-		uint64_t deadline = now + 100000000ULL;
-		for (uint32_t k = 0; k < w->nsocks; k++) {
-			const struct udp_sock *s = &w->socks[k];
-
-			if (s->head != UDP_NIL)
-				deadline = PX_MIN(deadline,
-						  s->slots[s->head].t_sent + w->run->timeout_ns);
-		}
-		if (on && open)
-			deadline = PX_MIN(deadline, w->next_at);
-		if (on && w->run->t_end != 0 && w->phase == UDP_PHASE_MEASURE)
-			deadline = PX_MIN(deadline, w->run->t_end);
-
-		int n = wait_events(w, ev, (int)PX_ARRAY_SIZE(ev), deadline);
-		for (int j = 0; j < n; j++)
-			udp_recv_sock(w, &w->socks[ev[j].data.u32]);
-	}
+	if (open)
+		issue_open((struct udp_worker *)lw, now);
+	else
+		issue_closed((struct udp_worker *)lw);
 }
 
-void *udp_worker_main(void *arg)
+static void udp_on_event(struct load_worker *lw, const struct epoll_event *ev, bool closed,
+			 uint64_t now)
 {
-	struct udp_worker *w = arg;
-	struct udp_run *run = w->run;
+	struct udp_worker *w = (struct udp_worker *)lw;
 
-	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* open-loop sends need us wakeups */
-	if (w->o->preload) {
-		w->phase = UDP_PHASE_PRELOAD;
-		w->pl_next = w->id;
-		run_phase(w);
-	}
-	__atomic_fetch_add(&run->ready, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&run->go, __ATOMIC_ACQUIRE)) {
-		struct timespec ts = {0, 200000};
+	(void)closed;
+	(void)now;
+	udp_recv_sock(w, &w->socks[ev->data.u32]);
+}
 
-		nanosleep(&ts, NULL);
-	}
-	if (!__atomic_load_n(&run->abort, __ATOMIC_RELAXED)) {
-		w->phase = UDP_PHASE_MEASURE;
-		w->issued = 0;
-		w->next_at = run->t0 + (uint64_t)exp_gap(w);
-		w->t_issue_end = run->t0;
-		run_phase(w);
-	}
-	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
-	return NULL;
+static void udp_expire_hook(struct load_worker *lw, uint64_t now)
+{
+	udp_expire((struct udp_worker *)lw, now);
 }
 
 static uint32_t bits_for(uint32_t n)
@@ -356,53 +271,46 @@ static uint32_t bits_for(uint32_t n)
 	return b;
 }
 
-int udp_worker_init(struct udp_worker *w, struct udp_run *run, uint32_t id)
+static int udp_init(struct load_worker *lw)
 {
-	const struct udp_opts *o = run->o;
-	uint32_t first = (uint32_t)((uint64_t)o->conns * id / o->threads);
-	uint32_t last = (uint32_t)((uint64_t)o->conns * (id + 1) / o->threads);
-	uint32_t bits = o->loop == UDP_LOOP_OPEN ? UDP_OPEN_SLOT_BITS :
+	struct udp_worker *w = (struct udp_worker *)lw;
+	const struct load_opts *o = lw->o;
+	uint32_t first, last;
+	uint32_t bits = o->loop == LOAD_LOOP_OPEN ? UDP_OPEN_SLOT_BITS :
 			PX_MIN(PX_MAX(bits_for(o->depth) + 2, 4u), (uint32_t)UDP_OPEN_SLOT_BITS);
 	int rc;
 
 	/* The preload keeps --depth in flight even in open loop. */
 	bits = PX_MAX(bits, PX_MIN(bits_for(o->depth) + 2, (uint32_t)UDP_OPEN_SLOT_BITS));
-	w->id = id;
-	w->run = run;
-	w->o = o;
-	w->have_pwait2 = true;
-	hist_init(&w->hist);
+	load_worker_share(lw, &first, &last);
 	w->nsocks = last - first;
 	w->socks = calloc(w->nsocks, sizeof(*w->socks));
 	for (uint32_t k = 0; w->socks != NULL && k < w->nsocks; k++)
 		w->socks[k].fd = -1;
+	w->ndests = o->partition_aware ? o->partitions : 1;
+	w->dests = calloc(w->ndests, sizeof(*w->dests));
 	w->req_max = udp_req_max(o->key_size, o->value_size);
 	w->sbuf = malloc(w->req_max * UDP_BATCH);
 	w->rbuf = malloc((size_t)UDP_RECV_BUF_LEN * UDP_BATCH);
 	w->retry_cap = w->nsocks * (1u << bits);
 	w->retry = malloc(w->retry_cap * sizeof(*w->retry));
-	if (w->socks == NULL || w->sbuf == NULL || w->rbuf == NULL || w->retry == NULL)
+	if (w->socks == NULL || w->dests == NULL || w->sbuf == NULL || w->rbuf == NULL ||
+	    w->retry == NULL)
 		return -ENOMEM;
-	w->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (w->epfd < 0)
-		return -errno;
+	for (uint32_t p = 0; p < w->ndests; p++) {
+		w->dests[p].sin_family = AF_INET;
+		w->dests[p].sin_addr = o->server;
+		w->dests[p].sin_port = htons((uint16_t)(o->port + p));
+	}
 	for (uint32_t k = 0; k < w->nsocks; k++) {
 		struct epoll_event ev = {.events = EPOLLIN, .data.u32 = k};
 
 		rc = sock_init(&w->socks[k], bits);
 		if (rc < 0)
 			return rc;
-		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->socks[k].fd, &ev) < 0)
+		if (epoll_ctl(lw->epfd, EPOLL_CTL_ADD, w->socks[k].fd, &ev) < 0)
 			return -errno;
 	}
-	rc = zipf_init(&w->zipf, o->keys, o->zipf_s, o->seed + 1 + id, false);
-	if (rc < 0)
-		return rc;
-	w->zipf.perm = run->zipf.perm; /* shared, owned by run */
-	zipf_rng_seed(&w->rng, o->seed * 0x9e3779b97f4a7c15ULL + id + 1);
-	w->quota = o->requests == 0 ? UINT64_MAX :
-		   o->requests / o->threads + (id < o->requests % o->threads);
-	w->gap_ns = 1e9 * o->threads / o->rate;
 	/*
 	 * Preload sets are all large when values are: keep at most
 	 * UDP_PRELOAD_BYTES of them in flight in all, or a server with a default
@@ -414,18 +322,36 @@ int udp_worker_init(struct udp_worker *w, struct udp_run *run, uint32_t id)
 	return 0;
 }
 
-void udp_worker_fini(struct udp_worker *w)
+static void udp_fini(struct load_worker *lw)
 {
+	struct udp_worker *w = (struct udp_worker *)lw;
+
 	if (w->socks != NULL) {
 		for (uint32_t k = 0; k < w->nsocks; k++)
 			sock_fini(&w->socks[k]);
 	}
 	free(w->socks);
+	free(w->dests);
 	free(w->sbuf);
 	free(w->rbuf);
 	free(w->retry);
-	if (w->epfd >= 0)
-		close(w->epfd);
-	w->zipf.perm = NULL;
-	zipf_free(&w->zipf);
+}
+
+const struct load_transport_ops udp_transport = {
+	.worker_size = sizeof(struct udp_worker),
+	.init = udp_init,
+	.fini = udp_fini,
+	.expire = udp_expire_hook,
+	.may_issue = udp_may_issue,
+	.issue = udp_issue,
+	.inflight = udp_inflight,
+	.on_event = udp_on_event,
+	.preload_hopeless = udp_preload_hopeless,
+	.hint = "is memcached UDP listening there (and on the ports after it, with "
+		"--partition-aware)?",
+};
+
+int bench_udp_main(int argc, char **argv)
+{
+	return load_main(LOAD_UDP, &udp_transport, argc, argv);
 }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Internals of `pollux-bench udp` shared by its setup (bench_udp.c), its
- * worker loop (bench_udp_loop.c) and its reply path (bench_udp_recv.c):
- * the per-socket request slots, the run shared by all workers and the
- * worker itself. Each worker owns its sockets, slots and counters; the main
- * thread only reads counters (relaxed) and flips the run's flags.
+ * Internals of `pollux-bench udp` shared by its worker loop
+ * (bench_udp_loop.c) and its reply path (bench_udp_recv.c): the per-socket
+ * request slots and the UDP worker, which starts with the worker both
+ * transports share (bench_load_pvt.h). Each worker owns its sockets and
+ * slots.
  */
 #ifndef PX_BENCH_UDP_PVT_H
 #define PX_BENCH_UDP_PVT_H
@@ -18,10 +18,8 @@
 
 #include "px_compiler.h"
 
-#include "bench_keys.h"
+#include "bench_load_pvt.h"
 #include "bench_udp.h"
-#include "histogram.h"
-#include "zipf.h"
 
 #define UDP_BATCH 32            /* datagrams per sendmmsg / recvmmsg */
 #define UDP_OPEN_SLOT_BITS 14   /* open loop: in flight per socket, at most */
@@ -29,10 +27,6 @@
 #define UDP_PRELOAD_ATTEMPTS 5
 #define UDP_PRELOAD_BYTES (128u << 10) /* preload sets in flight, all sockets */
 #define UDP_RECV_BUF_LEN 2048   /* > the 1400-byte memcached reply datagram */
-
-#define UDP_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-/* Counters have one writer and live readers: a relaxed store, no lock prefix. */
-#define UDP_CNT_ADD(c, n) UDP_STORE(&(c), (c) + (n))
 
 /* Reassembly of a reply in several datagrams; lives while its request does. */
 struct udp_rasm {
@@ -68,47 +62,16 @@ struct udp_sock {
 	uint32_t inflight;
 };
 
-enum udp_phase { UDP_PHASE_PRELOAD, UDP_PHASE_MEASURE };
-
-/* Read-only for workers once they start, except the flags (atomics). */
-struct udp_run {
-	const struct udp_opts *o;
-	struct bench_keys keys;
-	struct zipf_gen zipf;          /* owns the rank permutation workers share */
-	struct sockaddr_in *dests;     /* [partition]: port + p, or one entry */
-	uint32_t ndests;
-	uint64_t timeout_ns;
-	uint64_t t0;                   /* measured phase start; written before go */
-	uint64_t t_end;                /* 0: no time limit */
-	int go;                        /* main: wo, workers: ro (acquire) */
-	int abort;                     /* anyone: wo; preload gave up or fatal error */
-	int ready;                     /* workers done with preload */
-};
-
-/* One thread: everything above `done` is its own; main only reads the rest. */
+/* One thread: the shared worker, then its sockets and the preload's retries. */
 struct udp_worker {
-	uint32_t id;
-	pthread_t tid;
-	struct udp_run *run;
-	const struct udp_opts *o;
+	struct load_worker lw;
 	struct udp_sock *socks;
 	uint32_t nsocks;
-	int epfd;
-	enum udp_phase phase;
-	struct zipf_gen zipf;
-	struct zipf_rng rng;
-	/* measured phase */
-	uint64_t quota;             /* requests to issue; UINT64_MAX: by time only */
-	uint64_t issued;
-	double gap_ns;              /* open loop: mean inter-arrival */
-	uint64_t next_at;           /* open loop: next intended send */
+	struct sockaddr_in *dests;     /* [partition]: port + p, or one entry */
+	uint32_t ndests;
 	uint32_t rr;
-	uint64_t t_issue_end;
-	uint64_t t_last_reply;
 	/* preload */
-	uint64_t pl_next;
 	uint32_t pl_depth;          /* preload sets in flight per socket */
-	uint64_t pl_replies;
 	uint64_t *retry;
 	uint32_t retry_head;
 	uint32_t retry_n;
@@ -123,18 +86,7 @@ struct udp_worker {
 	struct mmsghdr rmsg[UDP_BATCH];
 	struct iovec riov[UDP_BATCH];
 	struct sockaddr_in raddr[UDP_BATCH];
-	bool have_pwait2;
-	int done;                   /* worker: wo; main: ro (acquire) */
-	struct udp_counters pc;     /* preload; worker: wo, main: ro */
-	struct udp_counters c;      /* measured; worker: wo, main: ro */
-	struct hist hist;           /* latency of measured replies, ns; worker: wo, main: ro */
-} px_cache_aligned;
-
-/* The counters of the worker's current phase. */
-static inline struct udp_counters *udp_cnt(struct udp_worker *w)
-{
-	return w->phase == UDP_PHASE_PRELOAD ? &w->pc : &w->c;
-}
+};
 
 static inline uint32_t udp_slot_get(struct udp_sock *s)
 {
@@ -182,16 +134,6 @@ static inline void udp_slot_link(struct udp_sock *s, uint32_t i)
 	s->tail = i;
 	s->inflight++;
 }
-
-/* SIGINT or a failed preload: workers stop issuing and drain (bench_udp.c). */
-bool udp_stopping(const struct udp_worker *w);
-bool udp_interrupted(void);
-
-/* Worker lifecycle (bench_udp_loop.c): sockets, slots and streams of worker id. */
-int udp_worker_init(struct udp_worker *w, struct udp_run *run, uint32_t id);
-void udp_worker_fini(struct udp_worker *w);
-/* Thread body: preload, wait for run->go, measure, set done. */
-void *udp_worker_main(void *arg);
 
 /* Reply path (bench_udp_recv.c). */
 void udp_recv_sock(struct udp_worker *w, struct udp_sock *s);

@@ -18,51 +18,20 @@
 #define RECV_ROUNDS 4 /* recvmmsg calls per ready socket per wakeup */
 
 /* End request i with verdict v: count it, sample its latency, free its slot. */
-static void complete(struct udp_worker *w, struct udp_sock *s, uint32_t i, enum udp_verdict v,
+static void complete(struct udp_worker *w, struct udp_sock *s, uint32_t i, enum load_verdict v,
 		     uint64_t now)
 {
-	struct udp_slot *sl = &s->slots[i];
-	struct udp_counters *c = udp_cnt(w);
-
-	switch (v) {
-	case UDP_V_HIT:
-		UDP_CNT_ADD(c->hits, 1);
-		break;
-	case UDP_V_MISS:
-		UDP_CNT_ADD(c->misses, 1);
-		break;
-	case UDP_V_STORED:
-		UDP_CNT_ADD(c->stored, 1);
-		break;
-	case UDP_V_STALE:
-		UDP_CNT_ADD(c->stale, 1);
-		break;
-	case UDP_V_BAD_VALUE:
-		UDP_CNT_ADD(c->bad_values, 1);
-		break;
-	case UDP_V_SERVER_ERR:
-		UDP_CNT_ADD(c->server_errors, 1);
-		break;
-	case UDP_V_GARBLED:
-		UDP_CNT_ADD(c->garbled, 1);
-		break;
-	}
-	if (w->phase == UDP_PHASE_MEASURE) {
-		hist_record(&w->hist, now > sl->t_start ? now - sl->t_start : 0);
-		w->t_last_reply = now;
-	} else {
-		w->pl_replies++;
-		if (v != UDP_V_STORED)
-			UDP_CNT_ADD(c->preload_failed, 1);
-	}
+	load_count_reply(&w->lw, v, s->slots[i].t_start, now);
 	udp_slot_put(s, i);
 }
 
-static enum udp_verdict check(struct udp_worker *w, const struct udp_slot *sl, const uint8_t *p,
-			      size_t len)
+static enum load_verdict check(struct udp_worker *w, const struct udp_slot *sl,
+			       const uint8_t *p, size_t len)
 {
-	return udp_reply_check(p, len, w->o->proto, sl->op, bench_key(&w->run->keys, sl->idx),
-			       w->o->key_size, sl->idx, w->o->value_size, w->o->value_version);
+	const struct load_opts *o = w->lw.o;
+
+	return load_reply_check(p, len, o->proto, sl->op, bench_key(&w->lw.run->keys, sl->idx),
+				o->key_size, sl->idx, o->value_size, o->value_version);
 }
 
 /* Add one datagram of a multi-datagram reply; check the reply once whole. */
@@ -73,13 +42,13 @@ static void reassemble(struct udp_worker *w, struct udp_sock *s, uint32_t i, uin
 	struct udp_rasm *r = sl->rasm;
 
 	if (total > UDP_REPLY_FRAGS_MAX || len > UDP_FRAG_PAYLOAD_MAX) {
-		complete(w, s, i, UDP_V_GARBLED, now);
+		complete(w, s, i, LOAD_V_GARBLED, now);
 		return;
 	}
 	if (r == NULL) {
 		r = malloc(sizeof(*r) + (size_t)total * UDP_FRAG_PAYLOAD_MAX);
 		if (r == NULL) {
-			complete(w, s, i, UDP_V_GARBLED, now);
+			complete(w, s, i, LOAD_V_GARBLED, now);
 			return;
 		}
 		r->total = total;
@@ -88,11 +57,11 @@ static void reassemble(struct udp_worker *w, struct udp_sock *s, uint32_t i, uin
 		sl->rasm = r;
 	}
 	if (r->total != total) {
-		complete(w, s, i, UDP_V_GARBLED, now);
+		complete(w, s, i, LOAD_V_GARBLED, now);
 		return;
 	}
 	if (r->len[seq] != 0) {
-		UDP_CNT_ADD(udp_cnt(w)->late, 1); /* duplicate datagram */
+		LOAD_CNT_ADD(load_cnt(&w->lw)->late, 1); /* duplicate datagram */
 		return;
 	}
 	memcpy(r->data + (size_t)seq * UDP_FRAG_PAYLOAD_MAX, p, len);
@@ -111,17 +80,17 @@ static void reassemble(struct udp_worker *w, struct udp_sock *s, uint32_t i, uin
 static void on_dgram(struct udp_worker *w, struct udp_sock *s, const uint8_t *p, size_t len,
 		     const struct sockaddr_in *from, bool truncated, uint64_t now)
 {
-	const struct udp_run *run = w->run;
-	struct udp_counters *c = udp_cnt(w);
+	const struct load_opts *o = w->lw.o;
+	struct load_counters *c = load_cnt(&w->lw);
 	uint16_t fport = ntohs(from->sin_port);
 
-	if (from->sin_addr.s_addr != w->o->server.s_addr || fport < w->o->port ||
-	    fport >= (uint32_t)w->o->port + run->ndests) {
-		UDP_CNT_ADD(c->stray, 1);
+	if (from->sin_addr.s_addr != o->server.s_addr || fport < o->port ||
+	    fport >= (uint32_t)o->port + w->ndests) {
+		LOAD_CNT_ADD(c->stray, 1);
 		return;
 	}
 	if (len < UDP_HDR_LEN || truncated) {
-		UDP_CNT_ADD(c->bad_frames, 1);
+		LOAD_CNT_ADD(c->bad_frames, 1);
 		return;
 	}
 	uint16_t id = (uint16_t)(p[0] << 8 | p[1]);
@@ -131,11 +100,11 @@ static void on_dgram(struct udp_worker *w, struct udp_sock *s, const uint8_t *p,
 	struct udp_slot *sl = &s->slots[i];
 
 	if (!sl->busy || sl->req_id != id) {
-		UDP_CNT_ADD(c->late, 1);
+		LOAD_CNT_ADD(c->late, 1);
 		return;
 	}
 	if (total == 0 || seq >= total) {
-		complete(w, s, i, UDP_V_GARBLED, now);
+		complete(w, s, i, LOAD_V_GARBLED, now);
 		return;
 	}
 	if (total == 1) {
@@ -177,7 +146,7 @@ void udp_recv_sock(struct udp_worker *w, struct udp_sock *s)
 static void preload_retry(struct udp_worker *w, const struct udp_slot *sl)
 {
 	if (sl->attempt + 1 >= UDP_PRELOAD_ATTEMPTS || w->retry_n >= w->retry_cap) {
-		UDP_CNT_ADD(w->pc.preload_failed, 1);
+		LOAD_CNT_ADD(w->lw.pc.preload_failed, 1);
 		return;
 	}
 	w->retry[(w->retry_head + w->retry_n) % w->retry_cap] =
@@ -187,15 +156,15 @@ static void preload_retry(struct udp_worker *w, const struct udp_slot *sl)
 
 void udp_expire(struct udp_worker *w, uint64_t now)
 {
-	struct udp_counters *c = udp_cnt(w);
+	struct load_counters *c = load_cnt(&w->lw);
 
 	for (uint32_t k = 0; k < w->nsocks; k++) {
 		struct udp_sock *s = &w->socks[k];
 
 		while (s->head != UDP_NIL &&
-		       now - s->slots[s->head].t_sent >= w->run->timeout_ns) {
-			UDP_CNT_ADD(c->timeouts, 1);
-			if (w->phase == UDP_PHASE_PRELOAD)
+		       now - s->slots[s->head].t_sent >= w->lw.run->timeout_ns) {
+			LOAD_CNT_ADD(c->timeouts, 1);
+			if (w->lw.phase == LOAD_PHASE_PRELOAD)
 				preload_retry(w, &s->slots[s->head]);
 			udp_slot_put(s, s->head);
 		}

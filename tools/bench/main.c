@@ -19,6 +19,7 @@ static const struct bench_cmd bench_cmds[] = {
 	{"table", bench_table_main, "storage engine vs DPDK rte_hash on one core; miss ratio vs LRU"},
 	{"ring", bench_ring_main, "full dataplane request path fed from rings (no NIC), vs bare ring I/O"},
 	{"udp", bench_udp_main, "memcached-over-UDP load generator (closed/open loop, checked replies)"},
+	{"tcp", bench_tcp_main, "memcached-over-TCP load generator (connections, pipelining, checked replies)"},
 };
 
 static void usage(FILE *f)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Command line of `pollux-bench udp`: usage text, defaults, parsing and the
- * checks that span options. Every bad value is reported with the option
- * named and makes the command exit 2; nothing here opens a socket.
+ * Command line of `pollux-bench udp` and `pollux-bench tcp`: one set of
+ * options, usage text and defaults for both, parsing and the checks that
+ * span options (the few that differ by transport are said so). Every bad
+ * value is reported with the option named and makes the command exit 2;
+ * nothing here opens a socket.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,23 +16,32 @@
 
 #include "bench.h"
 #include "bench_keys.h"
+#include "bench_load.h"
 #include "bench_udp.h"
 #include "zipf.h"
 
-#define CMD "udp"
+#define CMD (o->cmd)
+#define UDP_TIMEOUT_MS 200
+#define TCP_TIMEOUT_MS 2000
 
-static void usage(FILE *f)
+static void usage(FILE *f, enum load_transport t)
 {
+	bool tcp = t == LOAD_TCP;
+
 	fprintf(f,
-		"usage: pollux-bench udp --server IP [options]\n"
-		"memcached-over-UDP load generator (plain sockets; no DPDK). Checks every\n"
+		"usage: pollux-bench %s --server IP [options]\n"
+		"memcached-over-%s load generator (plain sockets; no DPDK). Checks every\n"
 		"reply: values are deterministic per key, so hits are verified byte for byte.\n\n"
 		"  --server IP          server IPv4 address (required)\n"
-		"  --port P             UDP port (default 11211)\n"
-		"  --partitions N       server partitions (default 1)\n"
-		"  --partition-aware    send each key to port P + its partition\n"
-		"  --hash-seed X        key hash seed, decimal or 0x hex\n"
-		"                       (default 0x9e3779b97f4a7c15)\n"
+		"  --port P             %s port (default 11211)\n",
+		tcp ? "tcp" : "udp", tcp ? "TCP" : "UDP", tcp ? "TCP" : "UDP");
+	if (!tcp)
+		fprintf(f,
+			"  --partitions N       server partitions (default 1)\n"
+			"  --partition-aware    send each key to port P + its partition\n"
+			"  --hash-seed X        key hash seed, decimal or 0x hex\n"
+			"                       (default 0x9e3779b97f4a7c15)\n");
+	fprintf(f,
 		"  --keys N             keys in the key space (default 100000; k/M suffixes)\n"
 		"  --key-size B         key bytes (default 16)\n"
 		"  --value-size B       value bytes (default 32)\n"
@@ -41,11 +52,20 @@ static void usage(FILE *f)
 		"  --requests N         stop after N requests (and at --seconds if also given)\n"
 		"  --loop L             closed | open (default closed)\n"
 		"  --rate R             open loop: Poisson arrivals per second, all threads\n"
-		"                       together (default 10000)\n"
-		"  --conns C            sockets, each with its own source port (default 4)\n"
-		"  --depth D            closed loop: requests in flight per socket (default 16)\n"
-		"  --threads T          threads, each owning a share of the sockets (default 1)\n"
-		"  --timeout-ms MS      no reply by then is a timeout (default 200)\n"
+		"                       together (default 10000)\n",
+		ZIPF_S_MAX);
+	if (tcp)
+		fprintf(f,
+			"  --conns C            TCP connections (default 4)\n"
+			"  --depth D            closed loop: pipelining depth, requests in flight per\n"
+			"                       connection (default 1: no pipelining)\n");
+	else
+		fprintf(f,
+			"  --conns C            sockets, each with its own source port (default 4)\n"
+			"  --depth D            closed loop: requests in flight per socket (default 16)\n");
+	fprintf(f,
+		"  --threads T          threads, each owning a share of the %s (default 1)\n"
+		"  --timeout-ms MS      no reply by then is a timeout (default %u)%s\n"
 		"  --warmup-sets        set every key once before measuring (default)\n"
 		"  --no-preload         do not\n"
 		"  --seed N             seed of the key and operation streams (default 1)\n"
@@ -53,11 +73,16 @@ static void usage(FILE *f)
 		"                       another size or version of the key's value is 'stale'\n"
 		"  --json               print one JSON object on stdout, no progress line\n"
 		"  -h, --help\n"
-		"exit status: 0 ran, 1 wrong replies or no reply at all, 2 bad options\n",
-		ZIPF_S_MAX);
+		"exit status: 0 ran, 1 wrong replies%s or no reply at all,\n"
+		"2 bad options\n",
+		tcp ? "connections" : "sockets", tcp ? TCP_TIMEOUT_MS : UDP_TIMEOUT_MS,
+		tcp ? ": its connection\n"
+		      "                       is closed, and all its requests in flight count as\n"
+		      "                       timeouts" : "",
+		tcp ? ", timeouts, broken connections" : "");
 }
 
-static int parse_seed(const char *opt, const char *s, uint64_t *out)
+static int parse_seed(const struct load_opts *o, const char *opt, const char *s, uint64_t *out)
 {
 	char *end;
 
@@ -69,8 +94,8 @@ static int parse_seed(const char *opt, const char *s, uint64_t *out)
 	return 0;
 }
 
-static int parse_one(int c, const char *arg, struct udp_opts *o, bool *have_server,
-		     bool *have_seconds, bool *have_rate)
+static int parse_one(int c, const char *arg, struct load_opts *o, bool *have_server,
+		     bool *have_seconds, bool *have_rate, const char **udp_only)
 {
 	uint64_t v;
 	int rc = 0;
@@ -87,24 +112,21 @@ static int parse_one(int c, const char *arg, struct udp_opts *o, bool *have_serv
 		o->port = (uint16_t)v;
 		return rc;
 	case 'P':
-		rc = bench_opt_u64(CMD, "--partitions", arg, 1, 1024, &v);
-		o->partitions = (uint32_t)v;
-		return rc;
+		*udp_only = "--partitions";
+		return bench_opt_u32(CMD, "--partitions", arg, 1, 1024, &o->partitions);
 	case 'A':
 		o->partition_aware = true;
+		*udp_only = "--partition-aware";
 		return 0;
 	case 'H':
-		return parse_seed("--hash-seed", arg, &o->hash_seed);
+		*udp_only = "--hash-seed";
+		return parse_seed(o, "--hash-seed", arg, &o->hash_seed);
 	case 'k':
-		return bench_opt_u64(CMD, "--keys", arg, 1, UDP_KEYS_MAX, &o->keys);
+		return bench_opt_u64(CMD, "--keys", arg, 1, LOAD_KEYS_MAX, &o->keys);
 	case 'K':
-		rc = bench_opt_u64(CMD, "--key-size", arg, 1, 250, &v);
-		o->key_size = (uint32_t)v;
-		return rc;
+		return bench_opt_u32(CMD, "--key-size", arg, 1, 250, &o->key_size);
 	case 'V':
-		rc = bench_opt_u64(CMD, "--value-size", arg, 1, UDP_DGRAM_MAX, &v);
-		o->value_size = (uint32_t)v;
-		return rc;
+		return bench_opt_u32(CMD, "--value-size", arg, 1, LOAD_VALUE_MAX, &o->value_size);
 	case 'd':
 		if (zipf_parse(arg, &o->zipf_s) < 0)
 			return bench_opt_bad(CMD, "--dist", arg,
@@ -114,9 +136,9 @@ static int parse_one(int c, const char *arg, struct udp_opts *o, bool *have_serv
 		return bench_opt_double(CMD, "--get-ratio", arg, 0, 1, &o->get_ratio);
 	case 'm':
 		if (strcmp(arg, "text") == 0)
-			o->proto = UDP_PROTO_TEXT;
+			o->proto = LOAD_PROTO_TEXT;
 		else if (strcmp(arg, "meta") == 0)
-			o->proto = UDP_PROTO_META;
+			o->proto = LOAD_PROTO_META;
 		else
 			return bench_opt_bad(CMD, "--proto", arg, "expected text or meta");
 		return 0;
@@ -127,9 +149,9 @@ static int parse_one(int c, const char *arg, struct udp_opts *o, bool *have_serv
 		return bench_opt_u64(CMD, "--requests", arg, 1, 1000000000000ULL, &o->requests);
 	case 'l':
 		if (strcmp(arg, "closed") == 0)
-			o->loop = UDP_LOOP_CLOSED;
+			o->loop = LOAD_LOOP_CLOSED;
 		else if (strcmp(arg, "open") == 0)
-			o->loop = UDP_LOOP_OPEN;
+			o->loop = LOAD_LOOP_OPEN;
 		else
 			return bench_opt_bad(CMD, "--loop", arg, "expected closed or open");
 		return 0;
@@ -137,21 +159,13 @@ static int parse_one(int c, const char *arg, struct udp_opts *o, bool *have_serv
 		*have_rate = true;
 		return bench_opt_double(CMD, "--rate", arg, 1, 1e8, &o->rate);
 	case 'c':
-		rc = bench_opt_u64(CMD, "--conns", arg, 1, 1024, &v);
-		o->conns = (uint32_t)v;
-		return rc;
+		return bench_opt_u32(CMD, "--conns", arg, 1, 1024, &o->conns);
 	case 'D':
-		rc = bench_opt_u64(CMD, "--depth", arg, 1, 4096, &v);
-		o->depth = (uint32_t)v;
-		return rc;
+		return bench_opt_u32(CMD, "--depth", arg, 1, 4096, &o->depth);
 	case 't':
-		rc = bench_opt_u64(CMD, "--threads", arg, 1, 64, &v);
-		o->threads = (uint32_t)v;
-		return rc;
+		return bench_opt_u32(CMD, "--threads", arg, 1, 64, &o->threads);
 	case 'T':
-		rc = bench_opt_u64(CMD, "--timeout-ms", arg, 1, 60000, &v);
-		o->timeout_ms = (uint32_t)v;
-		return rc;
+		return bench_opt_u32(CMD, "--timeout-ms", arg, 1, 60000, &o->timeout_ms);
 	case 'w':
 		o->preload = true;
 		return 0;
@@ -159,7 +173,7 @@ static int parse_one(int c, const char *arg, struct udp_opts *o, bool *have_serv
 		o->preload = false;
 		return 0;
 	case 'R':
-		return parse_seed("--seed", arg, &o->seed);
+		return parse_seed(o, "--seed", arg, &o->seed);
 	case 'j':
 		o->json = true;
 		return 0;
@@ -172,18 +186,25 @@ static int parse_one(int c, const char *arg, struct udp_opts *o, bool *have_serv
 }
 
 /* Checks that span options; each failure prints one line. */
-static int check(struct udp_opts *o, bool have_server, bool have_seconds, bool have_rate)
+static int check(struct load_opts *o, bool have_server, bool have_seconds, bool have_rate,
+		 const char *udp_only)
 {
 	if (!have_server) {
-		fprintf(stderr, "pollux-bench udp: --server IP is required\n");
+		fprintf(stderr, "pollux-bench %s: --server IP is required\n", o->cmd);
+		return -EINVAL;
+	}
+	if (udp_only != NULL && o->transport != LOAD_UDP) {
+		fprintf(stderr, "pollux-bench %s: %s is for UDP only (a TCP connection is "
+			"served by one lcore whatever its keys)\n", o->cmd, udp_only);
 		return -EINVAL;
 	}
 	if (o->key_size < bench_keys_min_size(o->keys)) {
-		fprintf(stderr, "pollux-bench udp: --key-size %u is too small to name %" PRIu64
-			" keys (need %u)\n", o->key_size, o->keys, bench_keys_min_size(o->keys));
+		fprintf(stderr, "pollux-bench %s: --key-size %u is too small to name %" PRIu64
+			" keys (need %u)\n", o->cmd, o->key_size, o->keys,
+			bench_keys_min_size(o->keys));
 		return -EINVAL;
 	}
-	if (udp_req_max(o->key_size, o->value_size) > UDP_DGRAM_MAX) {
+	if (o->transport == LOAD_UDP && udp_req_max(o->key_size, o->value_size) > UDP_DGRAM_MAX) {
 		fprintf(stderr, "pollux-bench udp: a set of --value-size %u does not fit in one "
 			"UDP datagram (at most %zu value bytes with --key-size %u)\n",
 			o->value_size,
@@ -196,12 +217,13 @@ static int check(struct udp_opts *o, bool have_server, bool have_seconds, bool h
 		return -EINVAL;
 	}
 	if (o->threads > o->conns) {
-		fprintf(stderr, "pollux-bench udp: --threads %u exceeds --conns %u (each thread "
-			"owns at least one socket)\n", o->threads, o->conns);
+		fprintf(stderr, "pollux-bench %s: --threads %u exceeds --conns %u (each thread "
+			"owns at least one %s)\n", o->cmd, o->threads, o->conns,
+			o->transport == LOAD_TCP ? "connection" : "socket");
 		return -EINVAL;
 	}
-	if (have_rate && o->loop != UDP_LOOP_OPEN) {
-		fprintf(stderr, "pollux-bench udp: --rate needs --loop open\n");
+	if (have_rate && o->loop != LOAD_LOOP_OPEN) {
+		fprintf(stderr, "pollux-bench %s: --rate needs --loop open\n", o->cmd);
 		return -EINVAL;
 	}
 	if (!have_seconds && o->requests > 0)
@@ -209,7 +231,7 @@ static int check(struct udp_opts *o, bool have_server, bool have_seconds, bool h
 	return 0;
 }
 
-int udp_opts_parse(int argc, char **argv, struct udp_opts *o)
+int load_opts_parse(enum load_transport t, int argc, char **argv, struct load_opts *o)
 {
 	static const struct option longopts[] = {
 		{"server", required_argument, NULL, 'S'},
@@ -240,48 +262,55 @@ int udp_opts_parse(int argc, char **argv, struct udp_opts *o)
 		{NULL, 0, NULL, 0},
 	};
 	bool have_server = false, have_seconds = false, have_rate = false;
+	const char *udp_only = NULL;
+	bool tcp = t == LOAD_TCP;
 	int c, rc = 0;
 
-	*o = (struct udp_opts){
+	*o = (struct load_opts){
+		.transport = t, .cmd = tcp ? "tcp" : "udp",
 		.port = 11211, .partitions = 1, .hash_seed = 0x9e3779b97f4a7c15ULL,
 		.keys = 100000, .key_size = 16, .value_size = 32, .zipf_s = 0.99,
-		.get_ratio = 0.95, .seconds = 5, .loop = UDP_LOOP_CLOSED, .rate = 10000,
-		.conns = 4, .depth = 16, .threads = 1, .timeout_ms = 200,
-		.proto = UDP_PROTO_TEXT, .preload = true, .seed = 1, .value_version = 1,
+		.get_ratio = 0.95, .seconds = 5, .loop = LOAD_LOOP_CLOSED, .rate = 10000,
+		.conns = 4, .depth = tcp ? 1 : 16, .threads = 1,
+		.timeout_ms = tcp ? TCP_TIMEOUT_MS : UDP_TIMEOUT_MS,
+		.proto = LOAD_PROTO_TEXT, .preload = true, .seed = 1, .value_version = 1,
 	};
 	opterr = 0;
 	optind = 1;
 	while (rc == 0 && (c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			usage(stdout);
+			usage(stdout, t);
 			return 1;
 		case ':':
-			fprintf(stderr, "pollux-bench udp: %s needs a value\n", argv[optind - 1]);
+			fprintf(stderr, "pollux-bench %s: %s needs a value\n", o->cmd,
+				argv[optind - 1]);
 			rc = -EINVAL;
 			break;
 		case '?':
-			fprintf(stderr, "pollux-bench udp: unknown option '%s'\n",
+			fprintf(stderr, "pollux-bench %s: unknown option '%s'\n", o->cmd,
 				argv[optind - 1]);
 			rc = -EINVAL;
 			break;
 		default:
-			rc = parse_one(c, optarg, o, &have_server, &have_seconds, &have_rate);
+			rc = parse_one(c, optarg, o, &have_server, &have_seconds, &have_rate,
+				       &udp_only);
 			break;
 		}
 	}
 	if (rc == 0 && optind < argc) {
-		fprintf(stderr, "pollux-bench udp: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "pollux-bench %s: unexpected argument '%s'\n", o->cmd,
+			argv[optind]);
 		rc = -EINVAL;
 	}
 	if (rc == 0)
-		rc = check(o, have_server, have_seconds, have_rate);
+		rc = check(o, have_server, have_seconds, have_rate, udp_only);
 	if (rc < 0)
-		fprintf(stderr, "try 'pollux-bench udp --help'\n");
+		fprintf(stderr, "try 'pollux-bench %s --help'\n", o->cmd);
 	return rc;
 }
 
-const char *udp_opts_dist(const struct udp_opts *o, char *buf, size_t len)
+const char *load_opts_dist(const struct load_opts *o, char *buf, size_t len)
 {
 	if (o->zipf_s == 0)
 		return "uniform";
