@@ -83,10 +83,10 @@ PORT = pxnet.MC_PORT
 MIB = 1 << 20
 VALUE_MAX = MIB                 # pollux-dp's item_size_max: the largest value
 TOO_MANY = b"ERROR Too many open connections\r\n"
-# pollux-dp's base settings (with lcores=1 unless a class asks for more, so
-# that every connection shares one lcore): small hugepage use, and no pollux-cp: a region path nobody creates, so it never
-# attaches to the control plane of an appliance running on this machine.
-DP_BASE = ["mem_mb=16", "shm_path=" + os.path.join(pxnet.STATE_DIR, "tcp-no-region")]
+# pollux-dp's base settings (lcores=1 unless a class asks for more, so that
+# every connection shares one lcore): small hugepage use. pxnet gives it a
+# region path of its own, so it never meets an appliance's pollux-cp.
+DP_BASE = ["mem_mb=16"]
 
 pollux_only = pytest.mark.skipif(TARGET != "pollux", reason="pollux-dp only (dataplane internals)")
 
@@ -1243,10 +1243,14 @@ class TestLimits:
     M = 24
     ALT_PORT = 11311
 
-    @pytest.fixture(scope="class")
-    def lim(self):
+    @pytest.fixture(scope="class", params=[1, 2], ids=["1lcore", "2lcores"])
+    def lim(self, request):
+        # With 2 lcores the connections spread over both, and max_conns
+        # still counts them all together.
+        if request.param > 1 and TARGET != "pollux":
+            pytest.skip("lcores: pollux-dp only")
         s = Server(["max_conns=%d" % self.M, "tcp_port=%d" % self.ALT_PORT,
-                    "tcp_time_wait_max=8", "tcp_time_wait_ms=60000"])
+                    "tcp_time_wait_max=8", "tcp_time_wait_ms=60000"], lcores=request.param)
         try:
             time.sleep(0.2)                 # pxnet's readiness probe has gone
             c = Conn(s)
