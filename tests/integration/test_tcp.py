@@ -24,8 +24,9 @@ sockets. Every reply is compared byte for byte with what it must be.
   TestPeers        peers that misbehave or are unusual, on one lcore: RST
                    mid-request and mid-reply, half-close, no SACK /
                    timestamps / window scaling, data in the SYN (TFO),
-                   keepalive probes, MSS 536, a zero window held for
-                   seconds while other connections carry on.
+                   forged segments (bad checksum, blind RST in window,
+                   exact RST), keepalive probes, MSS 536, a zero window
+                   held for seconds while other connections carry on.
   TestLimits       max_conns: the connection beyond gets "ERROR Too many
                    open connections" and is closed; slots come back after
                    RST, quit, half-close and close; TIME_WAIT bounded
@@ -1153,6 +1154,38 @@ class TestPeers:
         c.request(b"delete tfo:1\r\n", b"DELETED\r\n")
         c.close()
 
+    def test_forged_segments(self, srv):
+        """Segments forged into a live connection: one with a bad TCP checksum
+        is ignored (its bytes must not take the place of the real ones), a
+        blind RST inside the window but not at the expected sequence number
+        gets a challenge ACK and the connection lives on (RFC 5961); an RST
+        at exactly the expected number ends it."""
+        c = Conn(srv)
+        inj = Injector(srv.net, c)
+        try:
+            c.request(b"mn\r\n", b"MN\r\n")
+            seq, _ = inj.follow()
+            inj.send(seq, 0x18, b"get forged\r\n", bad_checksum=True)     # PSH|ACK
+            time.sleep(0.1)
+            c.request(b"mn\r\n", b"MN\r\n")
+            c.quiet()
+            seq, _ = inj.follow()
+            inj.send(seq + 1000, 0x04)                                      # RST, in window
+            time.sleep(0.1)
+            c.request(b"mn\r\n", b"MN\r\n")
+            seq, _ = inj.follow()
+            inj.send(seq, 0x04)                                             # RST, exact
+            time.sleep(0.1)
+            c.send(b"mn\r\n")
+            data, how = c.read_to_eof(timeout=3)
+            assert (data, how) == (b"", "reset"), (data, how)
+        finally:
+            inj.close()
+            c.close()
+        c = Conn(srv)
+        c.request(b"mn\r\n", b"MN\r\n")
+        c.close()
+
     def test_keepalive_probes_answered(self, srv):
         """Clients turn on TCP keepalive (pymemcache's KeepaliveOpts): the server
         must answer the probes, or the client's kernel drops the connection
@@ -1773,6 +1806,72 @@ class SegmentSniffer:
         self._t.join(2)
         self.sock.close()
         return list(self.segs)
+
+
+class Injector:
+    """Forges segments of an established connection as if the client sent them:
+    a sniffer on the client veth follows the client's next sequence number and
+    acknowledgement, and a raw socket in the client namespace sends."""
+
+    def __init__(self, net, conn):
+        self.cport = conn.sock.getsockname()[1]
+        self.sport = conn.sock.getpeername()[1]
+        self.sniff = pxnet.socket_in_netns(net.cli_ns, socket.AF_PACKET, socket.SOCK_RAW)
+        self.sniff.bind((pxnet.CLI_IF, 0x0003))   # ETH_P_ALL: outgoing frames too
+        self.sniff.settimeout(0.05)
+        self.raw = pxnet.socket_in_netns(net.cli_ns, socket.AF_INET, socket.SOCK_RAW,
+                                         socket.IPPROTO_RAW)
+        self.next_seq = self.ack = None
+
+    def follow(self, wait=0.3):
+        """Read what the client sent so far; (next sequence number, ack)."""
+        src, dst = socket.inet_aton(pxnet.CLI_IP), socket.inet_aton(SRV_IP)
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            try:
+                f = self.sniff.recv(65536)
+            except socket.timeout:
+                continue
+            if (len(f) < 54 or f[12:14] != b"\x08\x00" or f[23] != 6 or f[26:30] != src
+                    or f[30:34] != dst):
+                continue
+            ihl = (f[14] & 15) * 4
+            t = 14 + ihl
+            if int.from_bytes(f[t:t + 2], "big") != self.cport:
+                continue
+            tot = int.from_bytes(f[16:18], "big")
+            doff = (f[t + 12] >> 4) * 4
+            seq = int.from_bytes(f[t + 4:t + 8], "big")
+            self.next_seq = (seq + tot - ihl - doff) & 0xffffffff
+            self.ack = int.from_bytes(f[t + 8:t + 12], "big")
+        assert self.next_seq is not None, "no segment of port %d seen" % self.cport
+        return self.next_seq, self.ack
+
+    def send(self, seq, flags, payload=b"", ack=None, bad_checksum=False):
+        ack = self.ack if ack is None else ack
+        src, dst = socket.inet_aton(pxnet.CLI_IP), socket.inet_aton(SRV_IP)
+        tcp = struct.pack("!HHIIBBHHH", self.cport, self.sport, seq & 0xffffffff,
+                          ack if flags & 0x10 else 0, 5 << 4, flags, 65535, 0, 0) + payload
+        pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
+        ck = _csum(pseudo + tcp) ^ (0x5555 if bad_checksum else 0)
+        tcp = tcp[:16] + struct.pack("!H", ck) + tcp[18:]
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0x4242, 0x4000, 64, 6, 0,
+                         src, dst)
+        ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+        self.raw.sendto(ip + tcp, (SRV_IP, 0))
+
+    def close(self):
+        self.sniff.close()
+        self.raw.close()
+
+
+def _csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
 
 
 class FloodSniffer:

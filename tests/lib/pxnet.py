@@ -111,13 +111,13 @@ def _setns(path):
         os.close(fd)
 
 
-def socket_in_netns(ns, family=socket.AF_INET, type=socket.SOCK_DGRAM):
+def socket_in_netns(ns, family=socket.AF_INET, type=socket.SOCK_DGRAM, proto=0):
     """A socket created inside network namespace ns (only this thread switches, briefly)."""
     here = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         _setns("/var/run/netns/" + ns)
         try:
-            return socket.socket(family, type)
+            return socket.socket(family, type, proto)
         finally:
             if _libc.setns(here, _CLONE_NEWNET) != 0:
                 # Never continue in the wrong namespace.
