@@ -1157,9 +1157,10 @@ class TestPeers:
     def test_forged_segments(self, srv):
         """Segments forged into a live connection: one with a bad TCP checksum
         is ignored (its bytes must not take the place of the real ones), a
-        blind RST inside the window but not at the expected sequence number
-        gets a challenge ACK and the connection lives on (RFC 5961); an RST
-        at exactly the expected number ends it."""
+        blind RST inside the window but not at the expected sequence number,
+        and a SYN, get a challenge ACK and the connection lives on (RFC
+        5961); data acknowledging what was never sent is dropped (RFC 9293);
+        an RST at exactly the expected number ends the connection."""
         c = Conn(srv)
         inj = Injector(srv.net, c)
         try:
@@ -1173,6 +1174,16 @@ class TestPeers:
             inj.send(seq + 1000, 0x04)                                      # RST, in window
             time.sleep(0.1)
             c.request(b"mn\r\n", b"MN\r\n")
+            seq, ack = inj.follow()
+            inj.send(seq + 10, 0x02)                                        # SYN, in window
+            time.sleep(0.1)
+            c.request(b"mn\r\n", b"MN\r\n")
+            # data acknowledging bytes the server never sent is dropped
+            seq, ack = inj.follow()
+            inj.send(seq, 0x18, b"get forged\r\n", ack=(ack + 100000) & 0xffffffff)
+            time.sleep(0.1)
+            c.request(b"mn\r\n", b"MN\r\n")
+            c.quiet()
             seq, _ = inj.follow()
             inj.send(seq, 0x04)                                             # RST, exact
             time.sleep(0.1)
