@@ -33,6 +33,9 @@ sockets. Every reply is compared byte for byte with what it must be.
                    (tcp_time_wait_max) and reusable by a new SYN; tcp_port,
                    and a refused connect on a port not served.
   TestIdle         tcp_idle_timeout closes idle connections only.
+  TestRtoMin       tcp_rto_min_ms: a reply dropped once (xdp-drop at 100%
+                   for 30 ms) comes back after 50 ms or 1 s as set
+                   (pollux-dp only).
   TestLoss         xdp-drop (tests/tools) drops 5% of what each veth end
                    receives, pollux-dp adds reorder and duplication on RX
                    and TX (1 and 2 lcores): 20,000 pipelined requests over
@@ -1468,6 +1471,35 @@ class TestIdle:
             assert self.T - 0.5 <= at <= 2 * self.T + 1.5, "%s closed after %.2f s" % (name, at)
         quiet_c.close()
         partial.close()
+
+
+# == tcp_rto_min_ms ====================================================================================
+@pollux_only
+class TestRtoMin:
+    def test_rto_min_setting(self):
+        """A reply lost once comes back after the retransmission timeout, which
+        on a fast link is tcp_rto_min_ms: about 1 s with 1000, well under with 50."""
+        if not XDP_DROP:
+            pytest.skip("xdp-drop not built")
+        took = {}
+        for rto in (50, 1000):
+            srv = Server(["tcp_rto_min_ms=%d" % rto])
+            try:
+                c = Conn(srv)
+                for _ in range(50):             # RTT samples: the RTO is at its floor
+                    c.request(b"mn\r\n", b"MN\r\n")
+                black = XdpDrop(srv.net.cli_ns, pxnet.CLI_IF, 1.0)
+                t0 = time.monotonic()
+                c.send(b"get rto:none\r\n")
+                time.sleep(0.03)
+                black.stop()
+                c.expect(b"END\r\n", timeout=10)
+                took[rto] = time.monotonic() - t0
+                c.close()
+            finally:
+                srv.stop()
+        print("reply after one loss: %r" % took)
+        assert took[50] < 0.5 and 0.9 < took[1000] < 3.0, "reply after a loss: %r" % took
 
 
 # == loss, reordering, duplication ===================================================================
