@@ -113,6 +113,7 @@ class Server:
         self.udp_port = int(self.settings.get("udp_port", PORT))
         self.net = pxnet.Appliance(queues=lcores).open()
         self.result = None
+        self.stopped = False
         try:
             tune_client(self.net)
             if TARGET == "pollux":
@@ -177,8 +178,9 @@ class Server:
 
     def stop(self):
         """Stop the server; pollux-dp must exit cleanly. Returns pollux-dp's DpResult or None."""
-        if self.result is not None or self.net._closed:
+        if self.stopped:
             return self.result
+        self.stopped = True
         try:
             if TARGET == "pollux":
                 res = self.net.stop_dp()
@@ -191,13 +193,6 @@ class Server:
         finally:
             self.net.close()
         return self.result
-
-    def log_tail(self, n=30):
-        if TARGET == "pollux" and self.net.dp is not None:
-            return "\n".join(self.net.dp.lines[-n:])
-        if self.net.kernel_server is not None:
-            return "\n".join(self.net.kernel_server.lines[-n:])
-        return ""
 
 
 def tcp_lcore_counters(res):
@@ -532,15 +527,11 @@ class NetnsSocketModule:
 
 
 # -- fixtures ------------------------------------------------------------------------------
-def stop_checked(srv):
-    srv.stop()
-
-
 @pytest.fixture(scope="module")
 def srv():
     s = Server()
     yield s
-    stop_checked(s)
+    s.stop()
 
 
 @pytest.fixture
@@ -1030,7 +1021,7 @@ class TestTwoLcores:
     def two(self):
         s = Server(lcores=2)
         yield s
-        stop_checked(s)
+        s.stop()
 
     def test_pipelines_across_partitions(self, two):
         c = Conn(two)
@@ -1307,7 +1298,7 @@ class TestLimits:
             s.stop()
             raise
         yield s
-        stop_checked(s)
+        s.stop()
 
     def open_all(self, lim, n, settle=3.0):
         """n connections, each answering; a refusal is retried for `settle` seconds,
@@ -1438,7 +1429,7 @@ class TestIdle:
     def idle(self):
         s = Server(["tcp_idle_timeout=%d" % self.T])
         yield s
-        stop_checked(s)
+        s.stop()
 
     def test_idle_timeout(self, idle):
         quiet_c = Conn(idle)
@@ -1549,7 +1540,7 @@ class TestLoss:
         for d in drops:
             if d.proc.poll() is None:
                 d.stop()
-        stop_checked(s)
+        s.stop()
 
     def test_20000_requests_under_loss(self, lossy):
         per_conn = self.REQUESTS // self.CONNS
@@ -1718,7 +1709,7 @@ class TestSynFlood:
             else:
                 os.environ["ASAN_OPTIONS"] = saved
         yield s
-        stop_checked(s)
+        s.stop()
 
     def test_syn_flood(self, flooded):
         srv = flooded
