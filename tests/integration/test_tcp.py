@@ -632,9 +632,13 @@ class TestClients:
             c.close()
 
     def test_pymemcache_cache_memlimit(self, srv):
+        # Set the limit the server already has (memcached counts in MiB), so
+        # that both servers can honour it, and read it back.
         c = self.client(srv)
         try:
-            assert c.cache_memlimit(64) is True
+            mb = int(c.stats()[b"limit_maxbytes"]) >> 20
+            assert c.cache_memlimit(mb) is True
+            assert int(c.stats()[b"limit_maxbytes"]) == mb << 20
         finally:
             c.close()
 
