@@ -22,6 +22,7 @@
 	X(ip,                IP4, "198.18.0.1", 0, 0, "IPv4 address the appliance answers on") \
 	X(iface,             STR, "",          0, 0, "interface for an AF_XDP/AF_PACKET port (empty: ports from EAL args)") \
 	X(pmd,               STR, "auto",      0, 0, "auto | af_xdp | af_packet: driver for iface (auto tries af_xdp)") \
+	X(xdp_busy_budget,   U64, "0",         0, 1024, "AF_XDP preferred busy polling budget (0: off, no syscall per poll)") \
 	X(udp_port,          U64, "11211",     1, 65535, "memcached UDP port; base+p reaches partition p") \
 	X(udp_partition_ports, U64, "1",       0, 1, "also serve UDP ports base+1..base+N (partition-aware clients)") \
 	X(tcp_port,          U64, "11211",     0, 65535, "memcached TCP port (0: no TCP)") \

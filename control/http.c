@@ -134,7 +134,12 @@ static void metrics_memcached(FILE *f, const struct cp_snapshot *s)
 	prom_u64(f, "memcached_written_bytes_total", "counter",
 		 "Total number of bytes sent by this server to network (frames sent).", t->tx_bytes);
 	prom_u64(f, "memcached_current_connections", "gauge",
-		 "Current number of open connections (UDP has none).", 0);
+		 "Current number of open TCP connections (UDP has none).", t->tcp_curr_conns);
+	prom_u64(f, "memcached_connections_total", "counter",
+		 "Total number of TCP connections opened since the dataplane started.",
+		 t->tcp_accepts);
+	prom_u64(f, "memcached_connections_rejected_total", "counter",
+		 "TCP connections closed at once because max_conns were open.", t->tcp_refused);
 }
 
 /* One pollux_lcore_* family: a value per lcore. */
@@ -198,6 +203,18 @@ static void metrics_lcores(FILE *f, const struct cp_snapshot *s)
 		     "memcached UDP requests received.", l->udp_reqs);
 	LCORE_FAMILY(f, s, "pollux_lcore_udp_replies_total", "counter",
 		     "memcached UDP replies sent.", l->udp_replies);
+	LCORE_FAMILY(f, s, "pollux_lcore_tcp_connections", "gauge",
+		     "Open TCP connections on the lcore.", l->tcp_curr_conns);
+	LCORE_FAMILY(f, s, "pollux_lcore_tcp_payload_bytes_received_total", "counter",
+		     "memcached bytes received over TCP (payload).", l->tcp_bytes_in);
+	LCORE_FAMILY(f, s, "pollux_lcore_tcp_payload_bytes_sent_total", "counter",
+		     "memcached bytes queued for sending over TCP (payload).", l->tcp_bytes_out);
+	LCORE_FAMILY(f, s, "pollux_lcore_tcp_retransmits_total", "counter",
+		     "TCP segments sent again (RTO, fast retransmit).", l->tcp_retransmits);
+	LCORE_FAMILY(f, s, "pollux_lcore_tcp_syn_cookies_total", "counter",
+		     "SYN-ACKs answered with a SYN cookie (SYN backlog full).", l->tcp_syn_cookies);
+	LCORE_FAMILY(f, s, "pollux_lcore_tcp_resets_sent_total", "counter",
+		     "TCP RST segments sent.", l->tcp_resets);
 	LCORE_FAMILY(f, s, "pollux_lcore_arp_replies_total", "counter", "ARP replies sent.",
 		     l->arp_replies);
 	LCORE_FAMILY(f, s, "pollux_lcore_icmp_echo_replies_total", "counter",

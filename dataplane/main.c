@@ -153,8 +153,9 @@ static int probe_iface(struct dp *dp)
 			continue;
 		}
 		if (k == 0)
-			snprintf(args, sizeof(args), "net_af_xdp0,iface=%s,start_queue=0,queue_count=%u",
-				 dp->set.iface, dp->nlcores);
+			snprintf(args, sizeof(args), "net_af_xdp0,iface=%s,start_queue=0,queue_count=%u,"
+				 "busy_budget=%u", dp->set.iface, dp->nlcores,
+				 (unsigned)dp->set.xdp_busy_budget);
 		else
 			snprintf(args, sizeof(args), "net_af_packet0,iface=%s,qpairs=%u,blocksz=4096,"
 				 "framesz=2048,framecnt=2048", dp->set.iface, dp->nlcores);

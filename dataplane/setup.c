@@ -89,7 +89,8 @@ int dp_setup(struct dp *dp)
 			}
 		}
 	struct mc_exec_cfg xc = { .hash_seed = dp->set.hash_seed,
-				  .limit_maxbytes = (dp->set.mem_mb << 20) * n };
+				  .limit_maxbytes = (dp->set.mem_mb << 20) * n,
+				  .part_max_bytes = dp->set.mem_mb << 20 };
 	mc_parse_limits_init(&xc.limits);
 	xc.limits.item_size_max = dp->set.item_size_max;
 	tbl_policy_parse(dp->set.policy, &xc.policy);

@@ -137,6 +137,17 @@ void dp_shm_publish(struct dp_lcore *lc)
 	l->wal_lsn = lc->wal.lsn;
 	l->wal_replayed = lc->wal.replayed;
 	l->wal_held = lc->wal.held_total;
+	if (lc->tcp != NULL) {
+		const struct tcp_stack *st = lc->tcp;
+		l->tcp_curr_conns = st->nopen;
+		l->tcp_accepts = st->c.tcp_accepts;
+		l->tcp_refused = st->c.tcp_conn_refused;
+		l->tcp_bytes_in = st->c.tcp_bytes_in;
+		l->tcp_bytes_out = st->c.tcp_bytes_out;
+		l->tcp_retransmits = st->c.tcp_retransmits + st->c.tcp_fast_retransmits;
+		l->tcp_syn_cookies = st->c.tcp_syn_cookies_sent;
+		l->tcp_resets = st->c.tcp_resets_tx;
+	}
 	l->lat_count = lc->lat_count;
 	l->lat_sum_ns = lc->lat_sum_ns;
 	memcpy(l->lat_hist, lc->lat_hist, sizeof(l->lat_hist));

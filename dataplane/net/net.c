@@ -3,7 +3,7 @@
  * The dataplane's network input: Ethernet, an ARP responder for the
  * appliance's address, IPv4 header validation, ICMP echo, UDP demux to
  * the memcached port(s), and TCP segments for the memcached port to the
- * lcore's TCP stack (other TCP ports are dropped, as by a firewall). Replies to ARP and ICMP are built in the request
+ * lcore's TCP stack (other TCP ports get a RST, as closed ports do). Replies to ARP and ICMP are built in the request
  * mbuf. Every dropped frame is counted by reason; nothing here logs or
  * allocates. IPv6 and fragments are dropped (memcached requests fit one
  * datagram).
@@ -162,7 +162,10 @@ void dp_net_input(struct dp_lcore *lc, struct rte_mbuf *m)
 	    ((const struct rte_tcp_hdr *)((uint8_t *)ip + ihl))->dst_port ==
 		    rte_cpu_to_be_16(lc->dp->tcp_port))
 		dp_tcp_input(lc, m, ip, (uint8_t *)ip + ihl, ip_len);
-	else if (ip->next_proto_id == IPPROTO_UDP)
+	else if (ip->next_proto_id == IPPROTO_TCP && lc->tcp != NULL) {
+		lc->c.drop_port++;
+		tcp_refuse(lc->tcp, m, ip, (uint8_t *)ip + ihl, ip_len);
+	} else if (ip->next_proto_id == IPPROTO_UDP)
 		udp_input(lc, m, ip, ihl, ip_len);
 	else if (ip->next_proto_id == IPPROTO_ICMP)
 		icmp_input(lc, m, eth, ip, ihl, ip_len);

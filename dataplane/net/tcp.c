@@ -88,6 +88,7 @@ int tcp_stack_init(struct tcp_stack *st, const char *name, const struct tcp_cfg 
 }
 
 static void conn_free(struct tcp_stack *st, struct tcp_conn *c);
+static bool cksum_ok(const struct rte_ipv4_hdr *ip, const struct rte_tcp_hdr *th, uint16_t len);
 
 void tcp_stack_fini(struct tcp_stack *st)
 {
@@ -696,16 +697,51 @@ void tcp_close(struct tcp_stack *st, struct tcp_conn *c)
 	pending_add(st, c);
 }
 
-static void send_rst(struct tcp_stack *st, const struct rte_ether_addr *mac, uint32_t rip,
-		     uint16_t rport, uint32_t seq, uint32_t ack, bool with_ack)
+static void send_rst_from(struct tcp_stack *st, const struct rte_ether_addr *mac, uint32_t rip,
+			  uint16_t rport, uint16_t lport, uint32_t seq, uint32_t ack, bool with_ack)
 {
 	uint8_t *o;
 	struct rte_mbuf *m = seg_build(st, mac, rip, rport, seq, with_ack ? ack : 0,
 				       RTE_TCP_RST_FLAG | (with_ack ? RTE_TCP_ACK_FLAG : 0), 0, 0, 0, &o);
 	if (m == NULL)
 		return;
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(o - sizeof(*th));
+	th->src_port = lport;
 	st->c.tcp_resets_tx++;
 	seg_send(st, m);
+}
+
+static void send_rst(struct tcp_stack *st, const struct rte_ether_addr *mac, uint32_t rip,
+		     uint16_t rport, uint32_t seq, uint32_t ack, bool with_ack)
+{
+	send_rst_from(st, mac, rip, rport, rte_cpu_to_be_16(st->cfg.port), seq, ack, with_ack);
+}
+
+void tcp_refuse(struct tcp_stack *st, struct rte_mbuf *m, const void *ipv, const void *tcpv,
+		uint16_t ip_len)
+{
+	const struct rte_ipv4_hdr *ip = ipv;
+	const struct rte_tcp_hdr *th = tcpv;
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	uint16_t l4 = ip_len - (uint16_t)((ip->version_ihl & 0xf) * 4);
+	unsigned doff = l4 >= sizeof(*th) ? (th->data_off >> 4) * 4u : 0;
+
+	/* RFC 9293 3.10.7.1: a closed port answers anything but a RST with one */
+	if (doff >= sizeof(*th) && doff <= l4 &&
+	    !(th->tcp_flags & RTE_TCP_RST_FLAG) &&
+	    ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_GOOD) || cksum_ok(ip, th, l4))) {
+		st->c.tcp_port_refused++;
+		if (th->tcp_flags & RTE_TCP_ACK_FLAG) {
+			send_rst_from(st, &eth->src_addr, ip->src_addr, th->src_port, th->dst_port,
+				      rte_be_to_cpu_32(th->recv_ack), 0, false);
+		} else {
+			uint32_t len = l4 - doff + ((th->tcp_flags & RTE_TCP_SYN_FLAG) ? 1 : 0) +
+				       ((th->tcp_flags & RTE_TCP_FIN_FLAG) ? 1 : 0);
+			send_rst_from(st, &eth->src_addr, ip->src_addr, th->src_port, th->dst_port, 0,
+				      rte_be_to_cpu_32(th->sent_seq) + len, true);
+		}
+	}
+	rte_pktmbuf_free(m);
 }
 
 void tcp_abort(struct tcp_stack *st, struct tcp_conn *c)

@@ -60,7 +60,7 @@
 	X(tcp_bad_cksum) X(tcp_bad_segs) X(tcp_no_conn) X(tcp_challenge_acks) \
 	X(tcp_probes) X(tcp_idle_closes) X(tcp_time_wait_reaped) X(tcp_aborts) \
 	X(tcp_nomem) X(tcp_delacks) X(tcp_sack_acks) X(tcp_bytes_in) X(tcp_bytes_out) \
-	X(tcp_handoffs) X(tcp_sync_holds)
+	X(tcp_handoffs) X(tcp_sync_holds) X(tcp_port_refused)
 
 struct tcp_counters {
 #define TCP_X_FIELD(n) uint64_t n;
@@ -242,6 +242,9 @@ void tcp_stack_fini(struct tcp_stack *st);
 void tcp_input(struct tcp_stack *st, struct rte_mbuf *m, const void *ip, const void *tcp,
 	       uint16_t ip_len, uint64_t now_tsc);
 
+/* A segment for a port the stack does not serve: RST it, as a closed port does. Consumes m. */
+void tcp_refuse(struct tcp_stack *st, struct rte_mbuf *m, const void *ip, const void *tcp,
+		uint16_t ip_len);
 /* Run expired timers; call at least once per millisecond. */
 void tcp_timers(struct tcp_stack *st, uint64_t now_tsc);
 /* Send what the connections that got input or output since the last call owe. */

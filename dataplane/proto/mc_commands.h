@@ -19,7 +19,7 @@ enum mc_cmd_kind {
 	MC_KIND_ARITH,     /* incr decr */
 	MC_KIND_TOUCH,     /* touch */
 	MC_KIND_DELETE,    /* delete */
-	MC_KIND_ADMIN,     /* flush_all version verbosity stats quit */
+	MC_KIND_ADMIN,     /* flush_all version verbosity cache_memlimit stats quit */
 	MC_KIND_META,      /* mg ms md ma mn me */
 };
 
@@ -50,6 +50,7 @@ enum mc_cmd_kind {
 	X(FLUSH_ALL, "flush_all", MC_KIND_ADMIN,     0, 2) \
 	X(VERSION,   "version",   MC_KIND_ADMIN,     0, MC_ARGS_ANY) \
 	X(VERBOSITY, "verbosity", MC_KIND_ADMIN,     1, 2) \
+	X(CACHE_MEMLIMIT, "cache_memlimit", MC_KIND_ADMIN, 1, 2) \
 	X(STATS,     "stats",     MC_KIND_ADMIN,     0, MC_ARGS_ANY) \
 	X(QUIT,      "quit",      MC_KIND_ADMIN,     0, MC_ARGS_ANY) \
 	X(MG,        "mg",        MC_KIND_META,      1, MC_ARGS_ANY) \

@@ -366,6 +366,50 @@ static enum mc_exec_result exec_flush(struct mc_exec *x, const struct mc_request
 	return MC_EXEC_OK;
 }
 
+/*
+ * cache_memlimit <megabytes>: memcached's total limit, split evenly over the
+ * partitions; like flush_all it visits every owner (flush_done marks the
+ * visited) and the last one replies. A partition cannot grow past the
+ * memory it was given at start (mem_mb).
+ */
+static enum mc_exec_result exec_memlimit(struct mc_exec *x, const struct mc_request *req,
+					 struct mc_out *out)
+{
+	uint64_t mb = req->memlimit_mb;
+
+	/* memcached's own bounds and words, checked before anything changes */
+	if (x->flush_done == 0) {
+		const char *err = NULL;
+		if (mb < 8)
+			err = "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n";
+		else if (mb > 1000000000)
+			err = "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n";
+		else if ((mb << 20) / x->nparts > x->cfg.part_max_bytes)
+			err = "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust\r\n";
+		if (err != NULL) {
+			if (!req->noreply)
+				mc_out_str(out, err, strlen(err));
+			return MC_EXEC_OK;
+		}
+	}
+	for (unsigned i = 0; i < x->nparts; i++) {
+		if (!owns(x, i) || ((x->flush_done >> i) & 1))
+			continue;
+		tbl_set_mem_limit(x->parts[i], (mb << 20) / x->nparts);
+		x->flush_done |= 1ULL << i;
+	}
+	x->cfg.limit_maxbytes = mb << 20;
+	for (unsigned i = 0; i < x->nparts; i++)
+		if (!((x->flush_done >> i) & 1)) {
+			x->fwd_part = i;
+			return MC_EXEC_FORWARD;
+		}
+	x->flush_done = 0;
+	if (!req->noreply)
+		MC_OUT_LIT(out, "OK\r\n");
+	return MC_EXEC_OK;
+}
+
 /* The partition a keyed mutation must run on, when it is not this one's. */
 static bool must_forward(struct mc_exec *x, struct mc_request *req)
 {
@@ -427,13 +471,15 @@ enum mc_exec_result mc_exec_request(struct mc_exec *x, struct mc_request *req, s
 		case MC_CMD_FLUSH_ALL:
 			return exec_flush(x, req, out);
 		case MC_CMD_VERSION:
-			MC_OUT_LIT(out, "VERSION " PX_VERSION "\r\n");
+			MC_OUT_LIT(out, "VERSION " MC_VERSION_STRING "\r\n");
 			break;
 		case MC_CMD_VERBOSITY:
 			x->verbosity = req->verbosity;
 			if (!req->noreply)
 				MC_OUT_LIT(out, "OK\r\n");
 			break;
+		case MC_CMD_CACHE_MEMLIMIT:
+			return exec_memlimit(x, req, out);
 		case MC_CMD_STATS:
 			mc_exec_stats(x, req, out);
 			break;

@@ -17,6 +17,15 @@
 #include "pollux/wal.h"
 #include "table/table.h"
 
+/*
+ * What "version" and stats' "version" say: the memcached release whose
+ * protocol Pollux answers byte for byte (the differential test runs against
+ * it), then Pollux's own version. Clients parse the leading major.minor.micro
+ * (libmemcached refuses a major version of 0, and some clients gate
+ * features on it).
+ */
+#define MC_VERSION_STRING "1.6.18-pollux-" PX_VERSION
+
 /* X(name): executor counters, named and ordered as memcached's "stats". */
 #define MC_EXEC_COUNTERS(X) \
 	X(cmd_get) X(cmd_set) X(cmd_flush) X(cmd_touch) X(cmd_meta) \
@@ -49,6 +58,7 @@ struct mc_exec_cfg {
 	struct mc_parse_limits limits;
 	uint64_t hash_seed;        /* the tables' seed */
 	uint64_t limit_maxbytes;   /* memory limit of all partitions, for stats */
+	uint64_t part_max_bytes;   /* what one partition can hold at most (cache_memlimit) */
 	enum tbl_policy policy;    /* for "stats settings" */
 };
 

@@ -322,7 +322,8 @@ static enum mc_err mc_parse_delete(struct mc_request *req, const struct mc_toks 
 	return MC_ERR_NONE;
 }
 
-/* flush_all [delay] [noreply], verbosity <level> [noreply], version, quit */
+/* flush_all [delay] [noreply], verbosity <level> [noreply],
+ * cache_memlimit <megabytes> [noreply], version, quit */
 static enum mc_err mc_parse_admin(struct mc_request *req, const struct mc_toks *tk)
 {
 	switch (req->cmd) {
@@ -336,6 +337,12 @@ static enum mc_err mc_parse_admin(struct mc_request *req, const struct mc_toks *
 		mc_set_noreply(req, tk);
 		if (!mc_parse_u32(tk->t[0].ptr, tk->t[0].len, &req->verbosity))
 			return MC_ERR_BAD_FORMAT;
+		return MC_ERR_NONE;
+	case MC_CMD_CACHE_MEMLIMIT:
+		/* memcached answers a non-number with ERROR */
+		mc_set_noreply(req, tk);
+		if (!mc_parse_u64(tk->t[0].ptr, tk->t[0].len, &req->memlimit_mb))
+			return MC_ERR_UNKNOWN_COMMAND;
 		return MC_ERR_NONE;
 	default:
 		return MC_ERR_NONE; /* version, quit: arguments ignored */

@@ -145,6 +145,7 @@ struct mc_request {
 	uint64_t delta;         /* incr, decr */
 	int64_t flush_delay;    /* flush_all, 0 when absent */
 	uint32_t verbosity;     /* verbosity */
+	uint64_t memlimit_mb;   /* cache_memlimit */
 	struct mc_str stats_args; /* stats: everything after "stats", trimmed */
 	struct mc_meta meta;
 

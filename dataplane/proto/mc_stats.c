@@ -71,7 +71,7 @@ static void stats_general(struct mc_exec *x, struct mc_out *o)
 	stat_u64(o, "pid", in ? in->pid : 0);
 	stat_u64(o, "uptime", in && x->now > in->started ? x->now - in->started : 0);
 	stat_u64(o, "time", x->now);
-	stat_str(o, "version", PX_VERSION);
+	stat_str(o, "version", MC_VERSION_STRING);
 	stat_u64(o, "pointer_size", sizeof(void *) * 8);
 	stat_rusage(o, "rusage_user", &ru.ru_utime);
 	stat_rusage(o, "rusage_system", &ru.ru_stime);

@@ -43,7 +43,7 @@
 #include <stdint.h>
 
 #define PX_SHM_MAGIC 0x314d48535850ULL /* "PXSHM1" little endian */
-#define PX_SHM_ABI 2 /* 2: WAL fields (ring head_lsn, wal counters, header wal words) */
+#define PX_SHM_ABI 3 /* 2: WAL fields; 3: TCP counters */
 #define PX_SHM_PATH_DEFAULT "/dev/shm/pollux"
 #define PX_SHM_LCORES_MAX 64
 #define PX_SHM_LAT_BUCKETS 64
@@ -130,7 +130,11 @@ struct px_shm_hdr {
 	X(busy_cycles) X(loops) X(idle_loops) X(sleeps) X(lat_count) X(lat_sum_ns) \
 	/* write-ahead log: records pushed, their bytes, writes refused (ring full \
 	 * or log not open), the last LSN pushed, records replayed, replies held */ \
-	X(wal_records) X(wal_bytes) X(wal_refused) X(wal_lsn) X(wal_replayed) X(wal_held)
+	X(wal_records) X(wal_bytes) X(wal_refused) X(wal_lsn) X(wal_replayed) X(wal_held) \
+	/* TCP: open connections (gauge), accepted, refused at max_conns, payload \
+	 * bytes in and out, retransmitted segments, SYN cookies sent, RSTs sent */ \
+	X(tcp_curr_conns) X(tcp_accepts) X(tcp_refused) X(tcp_bytes_in) X(tcp_bytes_out) \
+	X(tcp_retransmits) X(tcp_syn_cookies) X(tcp_resets)
 
 struct px_shm_lcore {
 	_Atomic uint64_t seq;            /* dp lcore: wo (odd while publishing) */

@@ -33,7 +33,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct tbl_config cfg = { .mem_bytes = 256 * 1024, .index_items = 512,
 				  .value_max = 16 * 1024, .policy = TBL_POLICY_CLOCK,
 				  .hash_seed = SEED };
-	struct mc_exec_cfg xc = { .hash_seed = SEED, .limit_maxbytes = cfg.mem_bytes };
+	struct mc_exec_cfg xc = { .hash_seed = SEED, .limit_maxbytes = cfg.mem_bytes,
+				  .part_max_bytes = cfg.mem_bytes };
 	size_t len = tbl_region_size(&cfg);
 	void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)

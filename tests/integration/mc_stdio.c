@@ -64,7 +64,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	struct mc_exec_cfg xc = { .hash_seed = SEED, .limit_maxbytes = mem };
+	struct mc_exec_cfg xc = { .hash_seed = SEED, .limit_maxbytes = mem,
+				  .part_max_bytes = mem };
 	mc_parse_limits_init(&xc.limits);
 	struct mc_server_info info = { .pid = (uint32_t)getpid(), .started = px_clock_unix(),
 				       .threads = nparts };

@@ -823,7 +823,17 @@ static void test_http_metrics(void **state)
 	assert_has_line(body, "memcached_up 1");
 	assert_has_line(body, "memcached_limit_bytes 134217728");
 	assert_has_line(body, "memcached_version{version=\"0.1.0\"} 1");
-	assert_has_line(body, "memcached_current_connections 0");
+	const struct cp_snapshot *s = &cp->snap;
+	char want[96];
+	snprintf(want, sizeof(want), "memcached_current_connections %llu",
+		 (unsigned long long)s->total.tcp_curr_conns);
+	assert_has_line(body, want);
+	snprintf(want, sizeof(want), "memcached_connections_total %llu",
+		 (unsigned long long)s->total.tcp_accepts);
+	assert_has_line(body, want);
+	snprintf(want, sizeof(want), "pollux_lcore_tcp_connections{lcore=\"1\"} %llu",
+		 (unsigned long long)s->lc[1].tcp_curr_conns);
+	assert_has_line(body, want);
 	assert_has_line(body, "pollux_dataplane_up 1");
 	assert_has_line(body, "pollux_dataplane_heartbeat_age_seconds 0.003");
 	assert_has_line(body, "pollux_lcore_busy_seconds_total{lcore=\"1\"} 2.000000000");

@@ -54,7 +54,8 @@ static void rig_init(struct rig *r, unsigned nparts)
 	struct tbl_config cfg = { .mem_bytes = 2 << 20, .index_items = 4096,
 				  .value_max = 64 * 1024, .policy = TBL_POLICY_CLOCK,
 				  .hash_seed = SEED };
-	struct mc_exec_cfg xc = { .hash_seed = SEED, .limit_maxbytes = 2 << 20 };
+	struct mc_exec_cfg xc = { .hash_seed = SEED, .limit_maxbytes = 2 << 20,
+				  .part_max_bytes = 32u << 20 };
 
 	memset(r, 0, sizeof(*r));
 	mc_parse_limits_init(&xc.limits);
@@ -253,7 +254,7 @@ static void test_expiry_and_flush(void **state)
 static void test_admin(void **state)
 {
 	(void)state;
-	session("version\r\n", "VERSION " PX_VERSION "\r\n");
+	session("version\r\n", "VERSION 1.6.18-pollux-" PX_VERSION "\r\n");
 	session("verbosity 1\r\nverbosity 1 noreply\r\n", "OK\r\n");
 	session("bogus\r\n", "ERROR\r\n");
 	session("stats reset\r\nstats nonsense\r\n", "RESET\r\nERROR\r\n");
@@ -379,6 +380,51 @@ static enum mc_exec_result run_on(struct rig *r, struct mc_exec *x, const char *
 }
 
 /* Two executors over two partitions, one owner each (the dataplane's CREW). */
+/* cache_memlimit: memcached's bounds and words, then every partition's owner */
+static void test_cache_memlimit(void **state)
+{
+	(void)state;
+	struct rig r;
+	struct mc_exec x1;
+
+	rig_init(&r, 2);
+	x1 = r.x;
+	r.x.owned = 1;
+	x1.owned = 2;
+	assert_int_equal(run_on(&r, &r.x, "cache_memlimit 7\r\n"), MC_EXEC_OK);
+	assert_string_equal(r.got, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n");
+	r.glen = 0;
+	assert_int_equal(run_on(&r, &r.x, "cache_memlimit 2000000000\r\n"), MC_EXEC_OK);
+	assert_string_equal(r.got, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n");
+	r.glen = 0;
+	/* two partitions of at most 32 MiB each */
+	assert_int_equal(run_on(&r, &r.x, "cache_memlimit 65\r\n"), MC_EXEC_OK);
+	assert_string_equal(r.got, "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust\r\n");
+	r.glen = 0;
+	/* a good one visits the other owner, which answers */
+	assert_int_equal(run_on(&r, &r.x, "cache_memlimit 16\r\n"), MC_EXEC_FORWARD);
+	assert_int_equal(r.x.fwd_part, 1);
+	assert_int_equal(r.glen, 0);
+	x1.flush_done = r.x.flush_done;
+	r.x.flush_done = 0;
+	assert_int_equal(run_on(&r, &x1, "cache_memlimit 16\r\n"), MC_EXEC_OK);
+	assert_string_equal(r.got, "OK\r\n");
+	assert_int_equal(x1.flush_done, 0);
+	r.glen = 0;
+	assert_int_equal(run_on(&r, &x1, "stats\r\n"), MC_EXEC_OK);
+	assert_non_null(strstr(r.got, "STAT limit_maxbytes 16777216\r\n"));
+	r.glen = 0;
+	/* not a number: memcached says ERROR */
+	struct mc_request req;
+	size_t used, n;
+	assert_int_equal(mc_parse((const uint8_t *)"cache_memlimit many\r\n", 21, &r.x.cfg.limits,
+				  &req, &used), MC_PARSE_ERROR);
+	assert_string_equal(mc_err_reply(req.err, &n), "ERROR\r\n");
+	assert_int_equal(run_on(&r, &r.x, "cache_memlimit 7 noreply\r\n"), MC_EXEC_OK);
+	assert_int_equal(r.glen, 0);
+	rig_free(&r);
+}
+
 static void test_owners_and_forwarding(void **state)
 {
 	(void)state;
@@ -486,6 +532,7 @@ int main(void)
 		cmocka_unit_test(test_partitions),
 		cmocka_unit_test(test_datagram),
 		cmocka_unit_test(test_owners_and_forwarding),
+		cmocka_unit_test(test_cache_memlimit),
 	};
 	return cmocka_run_group_tests_name("mc_exec", tests, NULL, NULL);
 }
