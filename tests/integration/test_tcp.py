@@ -1069,6 +1069,50 @@ class TestTwoLcores:
     def test_2000_concurrent_connections(self, two):
         two_thousand(two, prefix=b"conc2")
 
+    def test_ends_with_requests_between_lcores(self, two):
+        """Connections end (FIN after the requests, quit, or RST) while writes
+        they sent are still on the other lcore: every reply owed before a FIN
+        or quit arrives, then EOF; an RST just frees the connection, wherever
+        its requests are (the exit check catches a reply into freed memory)."""
+        c = Conn(two)
+        ver = version_line(c)
+        c.close()
+        results = []
+
+        def one(i):
+            rng = random.Random(3000 + i)
+            m = Model(rng, b"end%d" % i, ver)
+            req, want = m.batch(rng.randrange(20, 80))
+            try:
+                k = Conn(two, timeout=30)
+                how = ("fin", "quit", "rst")[i % 3]
+                if how == "quit":
+                    req += b"quit\r\n"
+                k.send(req)
+                if how == "rst":
+                    k.abort()
+                    results.append((i, how, True, "aborted"))
+                    return
+                if how == "fin":
+                    k.sock.shutdown(socket.SHUT_WR)
+                data, end = k.read_to_eof(timeout=30)
+                k.close()
+                results.append((i, how, data == want and end == "eof",
+                                end if data == want else show_diff(want, data)))
+            except Exception as e:      # reported below
+                results.append((i, "?", False, repr(e)))
+        for base in range(0, 120, 40):
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(base, base + 40)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+        bad = [r for r in results if not r[2]]
+        assert len(results) == 120 and not bad, bad[:3]
+        c = Conn(two)
+        c.request(b"mn\r\n", b"MN\r\n")
+        c.close()
+
     @pollux_only
     def test_zz_both_lcores_served(self, two):
         res = two.stop()
