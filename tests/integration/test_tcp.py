@@ -20,7 +20,8 @@ sockets. Every reply is compared byte for byte with what it must be.
   TestConcurrency  2,000 connections open at once, each with verified sets
                    and gets, also of keys other connections wrote.
   TestTwoLcores    lcores=2: pipelines whose keys span both partitions,
-                   1 MiB values across them, 2,000 connections.
+                   1 MiB values across them, 2,000 connections; FIN, quit
+                   and RST while writes are on the other lcore.
   TestPeers        peers that misbehave or are unusual, on one lcore: RST
                    mid-request and mid-reply, half-close, no SACK /
                    timestamps / window scaling, data in the SYN (TFO),
@@ -44,7 +45,7 @@ sockets. Every reply is compared byte for byte with what it must be.
   TestSynFlood     syn-flood (tests/tools) sends 100,000 spoofed SYNs while
                    a client keeps opening connections and succeeding (300 KB
                    each way on some); the server's VmRSS/VmHWM stay within a
-                   bound.
+                   bound (1 and 2 lcores).
 
 Tests that need pollux-dp itself (its fault injection and TCP counters:
 SYN cookies used, zero windows probed, both lcores serving) skip with
@@ -1732,16 +1733,18 @@ class TestSynFlood:
     RATE = 20000
     # The bound on the server's memory growth while 100,000 spoofed SYNs
     # arrive. Half-open state is capped by tcp_syn_backlog (256 per lcore)
-    # before SYN cookies take over, so even at 64 KiB per half-open
+    # before SYN cookies take over, so even at 32 KiB per half-open
     # connection (TCB plus buffers, far more than a stack needs) that is
-    # 16 MiB; the rest is allocator slack. State kept per SYN instead would
+    # 16 MiB with 2 lcores; the rest is allocator slack. State kept per SYN instead would
     # cost 100,000 x (at least a few hundred bytes) and cross it.
     BOUND_KB = 32 * 1024
 
-    @pytest.fixture(scope="class")
-    def flooded(self):
+    @pytest.fixture(scope="class", params=[1, 2], ids=["1lcore", "2lcores"])
+    def flooded(self, request):
         if not SYN_FLOOD:
             pytest.skip("syn-flood not built")
+        if request.param > 1 and TARGET != "pollux":
+            pytest.skip("lcores: pollux-dp only")
         # The bound is on state the flood makes the server keep. ASan (debug
         # builds) parks every freed block in a quarantine of 256 MiB by
         # default, so RSS would follow the client's freed buffers instead: a
@@ -1750,7 +1753,7 @@ class TestSynFlood:
         saved = os.environ.get("ASAN_OPTIONS")
         os.environ["ASAN_OPTIONS"] = (saved + ":" if saved else "") + "quarantine_size_mb=4"
         try:
-            s = Server(["tcp_syn_backlog=256"])
+            s = Server(["tcp_syn_backlog=256"], lcores=request.param)
         finally:
             if saved is None:
                 del os.environ["ASAN_OPTIONS"]
@@ -1845,10 +1848,12 @@ class TestSynFlood:
         # The backlog was full of spoofed half-opens, so the client's new
         # connections must have come through SYN cookies.
         res = flooded.stop()
-        c = tcp_lcore_counters(res).get(0, {})
-        assert c.get("tcp_syn_cookies_sent", 0) > 0 and c.get("tcp_syn_cookies_ok", 0) > 0, (
-            "%r\n%s" % (c, res.output))
-        assert c.get("tcp_syn_cookies_bad", 0) == 0, c
+        per = tcp_lcore_counters(res)
+        c = {k: sum(p.get(k, 0) for p in per.values())
+             for k in ("tcp_syn_cookies_sent", "tcp_syn_cookies_ok", "tcp_syn_cookies_bad")}
+        assert c["tcp_syn_cookies_sent"] > 0 and c["tcp_syn_cookies_ok"] > 0, (
+            "%r\n%s" % (per, res.output))
+        assert c["tcp_syn_cookies_bad"] == 0, per
 
 
 class SegmentSniffer:
