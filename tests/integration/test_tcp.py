@@ -33,7 +33,8 @@ sockets. Every reply is compared byte for byte with what it must be.
                    RST, quit, half-close and close; TIME_WAIT bounded
                    (tcp_time_wait_max) and reusable by a new SYN; tcp_port,
                    and a refused connect on a port not served.
-  TestIdle         tcp_idle_timeout closes idle connections only.
+  TestIdle         tcp_idle_timeout closes idle connections only, and never
+                   before a slow reader has every byte owed to it.
   TestRtoMin       tcp_rto_min_ms: a reply dropped once (xdp-drop at 100%
                    for 30 ms) comes back after 50 ms or 1 s as set
                    (pollux-dp only).
@@ -1511,6 +1512,34 @@ class TestIdle:
             assert self.T - 0.5 <= at <= 2 * self.T + 1.5, "%s closed after %.2f s" % (name, at)
         quiet_c.close()
         partial.close()
+
+    def test_idle_timeout_keeps_replies_owed(self, idle):
+        """A client that only reads, slowly, for longer than the idle timeout:
+        whether or not the server counts it idle, every byte it owes arrives
+        before any close."""
+        v = rand_bytes(random.Random(12), VALUE_MAX)
+        c = Conn(idle, timeout=30)
+        c.request(set_req(b"idle:big", v), b"STORED\r\n")
+        slow = Conn(idle, rcvbuf=65536, timeout=30)
+        slow.send(b"get idle:big\r\n" * 4)
+        want = get_rep((b"idle:big", v)) * 4
+        got = bytearray()
+        t0 = time.monotonic()
+        while len(got) < len(want):
+            slow.sock.settimeout(10)
+            try:
+                d = slow.sock.recv(min(65536, len(want) - len(got)))
+            except ConnectionResetError:
+                d = b""
+            assert d, "closed after %d of %d bytes, %.1f s" % (len(got), len(want),
+                                                               time.monotonic() - t0)
+            got += d
+            time.sleep(0.05)            # ~1.3 MB/s: 3 s for 4 MiB, past the 2 s timeout
+        took = time.monotonic() - t0
+        assert bytes(got) == want, show_diff(want, bytes(got))
+        assert took > self.T, "read in %.1f s, not longer than the idle timeout" % took
+        slow.close()
+        c.close()
 
 
 # == tcp_rto_min_ms ====================================================================================
