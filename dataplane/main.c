@@ -230,8 +230,10 @@ int main(int argc, char **argv)
 	if (dp_tcp_setup(dp) != 0)
 		return 1;
 	int rc = dp_shm_attach(dp);
-	if (rc == -EPROTO)
+	if (rc == -EPROTO) {
+		dp_tcp_teardown(dp);
 		return 2;
+	}
 	if (rc != 0)
 		printf("pollux-dp: no control plane region at %s (%s): serving without pollux-cp; "
 		       "attaching when it appears\n", dp->set.shm_path, strerror(-rc));
