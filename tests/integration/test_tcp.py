@@ -289,7 +289,13 @@ class Conn:
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
             if bind_port is not None:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind((pxnet.CLI_IP, bind_port))
+                try:
+                    s.bind((pxnet.CLI_IP, bind_port))
+                except OSError as e:
+                    ss = srv.net.run_client(["ss", "-tanoi", "sport = :%d" % bind_port],
+                                            check=False).stdout
+                    raise AssertionError("bind to port %d: %s; the client's sockets there:\n%s"
+                                         % (bind_port, e, ss)) from None
             s.settimeout(timeout)
             s.connect((SRV_IP, port or srv.port))
         except BaseException:
@@ -1454,8 +1460,10 @@ class TestLimits:
         """The server closes first (quit), so it holds TIME_WAIT; a new SYN from the
         same client port must still get through quickly, again and again."""
         self.settle(lim)
-        port = random.Random(os.getpid()).randrange(20000, 30000)
-        ports = [port + i for i in range(40)]
+        # Ports above the client's ephemeral range (tune_client), so that no
+        # connection of another test holds one: a port still busy here can
+        # only be this test's previous connection, not yet finished.
+        ports = [65100 + i for i in range(40)]
         for rnd in range(3):
             for p in ports:
                 c = Conn(lim, bind_port=p, timeout=5)
