@@ -761,6 +761,56 @@ static void test_hold_release(void **state)
 	assert_true(outq[1].flags & FIN_F);
 }
 
+/* Sequence numbers that wrap past 2^32 mid-stream, in order and out of order. */
+static void test_seq_wraparound(void **state)
+{
+	(void)state;
+	struct tcp_cfg cfg = base_cfg();
+	stack_up(&cfg);
+	const uint32_t isn = 0xfffffff0u;
+	struct opts o = { .mss = 1460, .wscale = 7, .sack = true };
+	peer_send(5000, isn, 0, SYN_F, 65535, NULL, 0, &o);
+	uint32_t iss = outq[0].seq;
+	peer_send(5000, isn + 1, iss + 1, ACK_F, 65535, NULL, 0, NULL);
+	nout = 0;
+	/* bytes 0..9 end at 0xfffffffb; 20..29 arrive first, across the wrap */
+	peer_send(5000, isn + 21, iss + 1, ACK_F, 65535, "uvwxyz0123", 10, NULL);
+	flush();
+	assert_int_equal(outq[nout - 1].ack, isn + 1);
+	assert_int_equal(outq[nout - 1].sack[0][0], isn + 21);
+	peer_send(5000, isn + 1, iss + 1, ACK_F, 65535, "ABCDEFGHIJ", 10, NULL);
+	peer_send(5000, isn + 11, iss + 1, ACK_F, 65535, "KLMNOPQRST", 10, NULL);
+	assert_int_equal(A.nrx, 30);
+	assert_memory_equal(A.rx, "ABCDEFGHIJKLMNOPQRSTuvwxyz0123", 30);
+	flush();
+	assert_int_equal(outq[nout - 1].ack, (uint32_t)(isn + 31)); /* 0x0000000f */
+	/* our side: data acknowledged across our own wrap is released */
+	struct tcp_conn *c = conn_of(5000);
+	c->snd_una = c->snd_nxt = c->snd_max = 0xfffffffau; /* as if iss had been there */
+	nout = 0;
+	assert_int_equal(tcp_send(&S, c, "0123456789", 10), 0);
+	flush();
+	assert_int_equal(outq[0].seq, 0xfffffffau);
+	peer_send(5000, isn + 31, 0x4u, ACK_F, 65535, NULL, 0, NULL);
+	assert_int_equal(c->sb.len, 0);
+	assert_int_equal(c->snd_una, 4);
+}
+
+/* A SYN whose handshake never completes: SYN-ACK resent with backoff, then forgotten. */
+static void test_half_open_expires(void **state)
+{
+	(void)state;
+	struct tcp_cfg cfg = base_cfg();
+	stack_up(&cfg);
+	peer_send(5000, ISN, 0, SYN_F, 65535, NULL, 0, NULL);
+	assert_int_equal(S.nsyn, 1);
+	advance(60000);
+	assert_int_equal(nout, 1 + TCP_SYNACK_MAX); /* the first and its retransmissions */
+	assert_int_equal(S.nsyn, 0);
+	assert_null(conn_of(5000));
+	assert_int_equal(A.accepts, 0);
+}
+
 int main(void)
 {
 	char prefix[64];
@@ -790,6 +840,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_connection_limit, teardown),
 		cmocka_unit_test_teardown(test_idle_timeout, teardown),
 		cmocka_unit_test_teardown(test_hold_release, teardown),
+		cmocka_unit_test_teardown(test_seq_wraparound, teardown),
+		cmocka_unit_test_teardown(test_half_open_expires, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rte_mempool_free(pool);
