@@ -1399,6 +1399,14 @@ static void timeout(struct tcp_stack *st, struct tcp_conn *c)
 	}
 	if (c->t_persist && c->t_persist <= now) {
 		c->t_persist = 0;
+		if (c->snd_wnd == 0 && c->sb.len > 0 &&
+		    now - c->last_rx_ms >= TCP_PERSIST_GIVEUP_MS) {
+			/* A peer that closed its window and went away answers
+			 * no probe: give the connection up (the peer that is
+			 * merely slow answers every one and stays). */
+			tcp_abort(st, c);
+			return;
+		}
 		if (c->snd_wnd == 0 && c->sb.len > 0) {
 			/* A probe the peer must answer with its window. */
 			st->c.tcp_probes++;

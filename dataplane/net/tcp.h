@@ -48,6 +48,7 @@
 #define TCP_SYNACK_MAX 4          /* SYN-ACK retransmissions before a half-open is dropped */
 #define TCP_DELACK_MS 20
 #define TCP_FIN_WAIT2_MS 30000
+#define TCP_PERSIST_GIVEUP_MS 120000 /* zero window and the peer silent this long: reset */
 #define TCP_SND_MAX (64u << 20)   /* send ring ceiling: a reply larger is cut (connection closed) */
 #define TCP_WHEEL_SLOTS 1024      /* 1 ms each */
 

@@ -561,6 +561,18 @@ static void test_zero_window_probe(void **state)
 	flush();
 	assert_int_equal(outq[nout - 1].len, 4);
 	assert_memory_equal(outq[nout - 1].data, "held", 4);
+	/* a peer answering probes with a zero window stays connected... */
+	peer_send(5000, ISN + 1, iss + 5, ACK_F, 0, NULL, 0, NULL);
+	assert_int_equal(tcp_send(&S, c, "more", 4), 0);
+	for (int i = 0; i < 5; i++) {
+		advance(60000);
+		peer_send(5000, ISN + 1, iss + 5, ACK_F, 0, NULL, 0, NULL);
+	}
+	assert_non_null(conn_of(5000));
+	/* ...one that went silent is given up */
+	advance(TCP_PERSIST_GIVEUP_MS + 60000);
+	assert_null(conn_of(5000));
+	assert_true(outq[nout - 1].flags & RST_F);
 }
 
 static void test_rst_and_syn_checks(void **state)
