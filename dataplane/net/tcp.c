@@ -694,6 +694,12 @@ void tcp_close(struct tcp_stack *st, struct tcp_conn *c)
 		c->state = TCP_FIN_WAIT_1;
 	else if (c->state == TCP_CLOSE_WAIT)
 		c->state = TCP_LAST_ACK;
+	/* The application is done: its slot in max_conns is free now, as
+	 * memcached's is when it closes the socket, while the stack delivers
+	 * what is queued and the FIN. Not while it holds bytes back (sync
+	 * WAL): the hold is lifted through the application. */
+	if (!(c->flags & TCPF_LIMIT))
+		app_detach(st, c);
 	pending_add(st, c);
 }
 
