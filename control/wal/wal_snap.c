@@ -47,6 +47,7 @@ struct fold {
 	uint64_t upto[PX_WAL_STREAMS_MAX];
 	struct px_wal_rec flushes[PX_WAL_STREAMS_MAX]; /* a pending delayed flush per stream */
 	bool has_flush[PX_WAL_STREAMS_MAX];
+	uint32_t flushed_at[PX_WAL_STREAMS_MAX]; /* a delayed flush that has fired: its time */
 	bool oom;
 };
 
@@ -132,8 +133,10 @@ static int fold_rec(void *ctx, const struct px_wal_rec *r, const struct wal_file
 		f->upto[r->stream] = r->lsn;
 	if (r->op == PX_WAL_OP_FLUSH) {
 		if (r->exptime == 0 || r->exptime <= f->now) {
-			drop_stream(f, r->stream, r->exptime == 0 ? UINT32_MAX : r->exptime);
+			drop_stream(f, r->stream, UINT32_MAX);
 			f->has_flush[r->stream] = false;
+			/* a delayed one also took what came before its time */
+			f->flushed_at[r->stream] = r->exptime;
 		} else {
 			/* still to come: replayed before the items, it fires at its time */
 			f->flushes[r->stream] = *r;
@@ -141,6 +144,9 @@ static int fold_rec(void *ctx, const struct px_wal_rec *r, const struct wal_file
 		}
 		return 0;
 	}
+	if (f->flushed_at[r->stream] != 0 && r->time >= f->flushed_at[r->stream])
+		f->flushed_at[r->stream] = 0;
+	bool dead = f->flushed_at[r->stream] != 0;
 	uint64_t h = px_hash64(r->key, r->klen, 0x9e3779b97f4a7c15ULL);
 	if (f->cap == 0 || (f->n + 1) * 4 > f->cap * 3)
 		if (grow(f) != 0) {
@@ -150,7 +156,7 @@ static int fold_rec(void *ctx, const struct px_wal_rec *r, const struct wal_file
 	size_t i = h & (f->cap - 1);
 	while (f->e[i].rec != NULL && !(f->e[i].hash == h && same_key(&f->e[i], r)))
 		i = (i + 1) & (f->cap - 1);
-	if (r->op == PX_WAL_OP_DELETE) {
+	if (r->op == PX_WAL_OP_DELETE || dead) {
 		if (f->e[i].rec != NULL)
 			slot_delete(f, i);
 		return 0;

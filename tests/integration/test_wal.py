@@ -19,6 +19,9 @@
                     tail is truncated and reported; pollux-wal verify agrees.
   TestStatus        polluxctl wal status / snapshot and the WAL metrics;
                     a snapshot keeps everything across a restart.
+  TestDelayedFlush  a flush_all with a delay whose time passed before the
+                    restart (with and without a snapshot in between):
+                    what it invalidated stays gone, what came after stays.
 
 ROUNDS: WAL_KILL_ROUNDS (default 50 sync + 10 async). Every process runs on
 paths, ports and a namespace pair of its own, and is killed on any failure.
@@ -462,6 +465,39 @@ class TestStatus:
                 for key, v, fl, cas in acked:
                     want = None if key in gone else (v, fl, cas)
                     assert c.mget(key) == want, key
+                c.close()
+                net.stop_dp()
+        finally:
+            cp.stop()
+
+
+@needs_root
+class TestDelayedFlush:
+    @pytest.mark.parametrize("snapshot", [False, True])
+    def test_delayed_flush_fired_before_restart(self, tmp, snapshot):
+        """flush_all with a delay invalidates what was written before its
+        time, also what came after the command; a restart after that time
+        must not bring those back, nor lose what came after it."""
+        cp = ControlPlane(tmp, "sync").start()
+        try:
+            with pxnet.Appliance(queues=2) as net:
+                start_dp(net, cp, "sync")
+                c = Client(net)
+                c.mset(b"before", b"1", 0)
+                assert c.request(b"flush_all 2\r\n") == b"OK\r\n"
+                c.mset(b"between", b"2", 0)
+                time.sleep(3.2)
+                assert c.mget(b"before") is None and c.mget(b"between") is None
+                c.mset(b"after", b"3", 0)
+                c.close()
+                if snapshot:
+                    cp.ctl("snapshot")
+                kill_dp(net)
+                start_dp(net, cp, "sync")
+                c = Client(net)
+                assert c.mget(b"before") is None
+                assert c.mget(b"between") is None
+                assert c.mget(b"after")[0] == b"3"
                 c.close()
                 net.stop_dp()
         finally:
