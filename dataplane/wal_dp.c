@@ -9,6 +9,7 @@
  * log is open: a control plane is attached and has finished the replay.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -95,6 +96,14 @@ static void wal_attach(struct dp_lcore *lc, struct px_shm_hdr *h)
 	if (h == NULL || h->ring_bytes == 0 || (h->ring_bytes & (h->ring_bytes - 1)) != 0)
 		return;
 	w->size = h->ring_bytes;
+	if (lc->idx == 0 && w->size < PX_WAL_REC_MAX(lc->dp->set.item_size_max)) {
+		/* once per region, from the tick: not the hot path */
+		printf("pollux-dp: WAL rings of %llu KiB cannot hold an item of item_size_max=%llu: "
+		       "such writes are refused (raise wal_ring_kb of pollux-cp)\n",
+		       (unsigned long long)(w->size >> 10),
+		       (unsigned long long)lc->dp->set.item_size_max);
+		fflush(stdout);
+	}
 	w->ring = px_shm_ring(h, lc->idx, 0);
 	w->data = (uint8_t *)(w->ring + 1);
 	w->replay = px_shm_ring(h, lc->idx, 1);

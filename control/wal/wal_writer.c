@@ -52,12 +52,22 @@ static void nap(uint64_t ns)
 
 void wal_set_error(struct cp_wal *w, int err, const char *what)
 {
+	static uint64_t said_ns;
+	char msg[sizeof(w->st.error)];
+	uint64_t now = px_clock_ns();
+
+	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
 	pthread_mutex_lock(&w->lock);
-	snprintf(w->st.error, sizeof(w->st.error), "%s: %s", what, strerror(err));
+	/* a retried error is said again every 10 s, not at every retry */
+	bool say = strcmp(msg, w->st.error) != 0 || now - said_ns > 10000000000ULL;
+	memcpy(w->st.error, msg, sizeof(msg));
 	w->st.io_errors++;
 	w->st.state = CP_WAL_FAILED;
 	pthread_mutex_unlock(&w->lock);
-	fprintf(stderr, "pollux-cp: WAL %s: %s\n", what, strerror(err));
+	if (say) {
+		said_ns = now;
+		fprintf(stderr, "pollux-cp: WAL %s (retrying; writes wait in the rings)\n", msg);
+	}
 }
 
 static void set_state(struct cp_wal *w, enum cp_wal_state s)
@@ -430,6 +440,8 @@ int wal_write_round(struct cp_wal *w)
 	if (!sync && (rc = async_fsync(w, now)) != 0)
 		return rc;
 	pthread_mutex_lock(&w->lock);
+	if (w->st.state == CP_WAL_FAILED)
+		fprintf(stderr, "pollux-cp: WAL writing again after: %s\n", w->st.error);
 	if (w->st.state != CP_WAL_RECOVERING)
 		w->st.state = CP_WAL_RUNNING;
 	w->st.error[0] = '\0';

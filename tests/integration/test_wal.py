@@ -13,7 +13,10 @@
                     pollux-dp killed -9 and restarted: no acknowledged write
                     lost.
   TestDisk          a missing parent directory and a read-only directory are
-                    refused at start with the path named; corruption in the
+                    refused at start with the path named; a disk that fills
+                    up fails the writer with its error, sync writes are
+                    refused (none acknowledged unlogged) and it catches up
+                    once there is room; corruption in the
                     middle of a segment stops the start (naming file and
                     offset) unless --repair, which keeps a .cut copy; a torn
                     tail is truncated and reported; pollux-wal verify agrees.
@@ -386,6 +389,55 @@ class TestDisk:
             assert rc != 0 and ro in out and "Read-only" in out, out
         finally:
             subprocess.run(["umount", ro], check=False)
+
+    def test_disk_full_refuses_then_recovers(self, tmp):
+        """A full disk: the writer fails and says why, sync-mode writes are
+        held and then refused (never acknowledged unlogged); with room again
+        it catches up by itself and nothing acknowledged is lost."""
+        fs = os.path.join(tmp, "fs")
+        os.mkdir(fs)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", fs], check=True)
+        try:
+            cp = ControlPlane(tmp, "sync", ["wal_dir=" + os.path.join(fs, "wal"),
+                                            "wal_ring_kb=64", "wal_segment_mb=1"]).start()
+            try:
+                with pxnet.Appliance(queues=2) as net:
+                    start_dp(net, cp, "sync")
+                    c = Client(net, timeout=0.05)
+                    acked, refused, unanswered = [], 0, 0
+                    for i in range(3000):
+                        key, value = b"full%d" % i, b"%d-" % i + b"v" * 900
+                        try:
+                            acked.append((key, value, 0, c.mset(key, value, 0)))
+                        except RuntimeError as e:
+                            assert b"SERVER_ERROR" in str(e).encode(), e
+                            refused += 1
+                        except socket.timeout:
+                            unanswered += 1   # held: not durable, not acknowledged
+                        if refused > 20:
+                            break
+                    st = json.loads(cp.ctl("--json", "wal", "status").stdout)
+                    assert st["state"] == "failed" and "No space left" in st["error"], st
+                    assert st["io_errors"] > 0 and refused > 20, (st, refused)
+                    assert len(acked) > 100, len(acked)
+                    subprocess.run(["mount", "-o", "remount,size=64m", fs], check=True)
+                    assert wait_for(lambda: json.loads(cp.ctl("--json", "wal", "status").stdout)
+                                    ["state"] == "running", 10)
+                    c.sock.settimeout(2.0)
+                    assert c.mset(b"again", b"ok", 0) > 0
+                    acked.append((b"again", b"ok", 0, c.mget(b"again")[2]))
+                    c.close()
+                    kill_dp(net)
+                    start_dp(net, cp, "sync")
+                    c = Client(net, timeout=2.0)
+                    for key, value, flags, cas in acked:
+                        assert c.mget(key) == (value, flags, cas), key
+                    c.close()
+                    net.stop_dp()
+            finally:
+                cp.stop()
+        finally:
+            subprocess.run(["umount", "-l", fs], check=False)
 
     def test_corruption_and_torn_tail(self, tmp):
         cp = ControlPlane(tmp, "sync").start()
