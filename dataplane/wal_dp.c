@@ -133,7 +133,12 @@ void dp_wal_tick(struct dp_lcore *lc)
 		/* recovery is done: continue after every LSN this ring has seen */
 		uint64_t durable = atomic_load(&px_shm_lcore(h, lc->idx)->durable_lsn);
 		uint64_t last = atomic_load(&w->ring->head_lsn);
-		w->lsn = last > durable ? last : durable;
+		/* never below an LSN this lcore handed out before (a held reply
+		 * waits for it): a region replaced under us starts at 0 */
+		if (last > w->lsn)
+			w->lsn = last;
+		if (durable > w->lsn)
+			w->lsn = durable;
 		w->head = atomic_load(&w->ring->head);
 		w->tail = atomic_load_explicit(&w->ring->tail, memory_order_acquire);
 		w->open = true;

@@ -47,7 +47,6 @@
 #define PX_SHM_PATH_DEFAULT "/dev/shm/pollux"
 #define PX_SHM_LCORES_MAX 64
 #define PX_SHM_LAT_BUCKETS 64
-#define PX_SHM_RING_BYTES_DEFAULT (4u << 20) /* wal_ring_kb */
 
 /* dp_state values */
 enum px_dp_state {
