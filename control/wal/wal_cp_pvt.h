@@ -31,7 +31,7 @@ struct cp_wal {
 	uint64_t seq;
 	uint64_t seg_off;
 	uint64_t seg_size;
-	uint64_t fsync_ns;
+	_Atomic uint64_t fsync_ns;     /* wal_fsync_ms; changes at run time */
 	bool dirty;                    /* written, no fsync started since (async) */
 	uint64_t dirty_since;
 	bool afs_inflight;             /* async mode: a background fdatasync is running */

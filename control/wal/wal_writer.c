@@ -681,6 +681,12 @@ fail:
 	return NULL;
 }
 
+void cp_wal_set_fsync_ms(struct cp_wal *w, uint64_t ms)
+{
+	if (w != NULL)
+		atomic_store(&w->fsync_ns, ms * 1000000ULL);
+}
+
 bool cp_wal_ready(struct cp_wal *w, uint32_t dp_mode, uint64_t dp_pid, char *why, size_t n)
 {
 	static const char *const modes[] = { "off", "async", "sync" };

@@ -503,6 +503,8 @@ class TestStatus:
                 gone = {b"k%d" % i for i in range(1, 300, 10)}
                 st = json.loads(cp.ctl("--json", "wal", "status").stdout)
                 assert st["mode"] == "async" and st["state"] == "running", st
+                assert "WAL writer" in cp.ctl("config", "set", "wal_fsync_ms", "50").stdout
+                assert cp.ctl("config", "get", "wal_fsync_ms").stdout.strip() == "50"
                 assert wait_for(lambda: json.loads(cp.ctl("--json", "wal", "status").stdout)
                                 ["records"] >= 300 + 150 + 30, 5), st
                 r = json.loads(cp.ctl("--json", "snapshot").stdout)
