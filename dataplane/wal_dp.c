@@ -142,9 +142,12 @@ void dp_wal_tick(struct dp_lcore *lc)
 		w->head = atomic_load(&w->ring->head);
 		w->tail = atomic_load_explicit(&w->ring->tail, memory_order_acquire);
 		w->open = true;
+		atomic_store_explicit(&px_shm_lcore(h, lc->idx)->wal_opened, (uint64_t)getpid(),
+				      memory_order_release);
 	} else if (w->open && atomic_load_explicit(&h->wal_open_pid, memory_order_relaxed) !=
 				      (uint64_t)getpid()) {
 		w->open = false; /* a new control plane is recovering into us again */
+		atomic_store_explicit(&px_shm_lcore(h, lc->idx)->wal_opened, 0, memory_order_release);
 	}
 }
 

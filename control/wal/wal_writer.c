@@ -699,8 +699,16 @@ bool cp_wal_ready(struct cp_wal *w, uint32_t dp_mode, uint64_t dp_pid, char *why
 	}
 	if (mine == 0)
 		return true;
-	if (atomic_load(&w->shm->wal_open_pid) == dp_pid)
+	if (atomic_load(&w->shm->wal_open_pid) == dp_pid) {
+		/* and every lcore takes writes (it opens its log at its next tick) */
+		unsigned lcores = w->shm->dp_lcores;
+		for (unsigned i = 0; i < lcores && i < PX_SHM_LCORES_MAX; i++)
+			if (atomic_load(&px_shm_lcore(w->shm, i)->wal_opened) != dp_pid) {
+				snprintf(why, n, "dataplane lcore %u is opening its write-ahead log", i);
+				return false;
+			}
 		return true;
+	}
 	snprintf(why, n, "%s", w->st.state == CP_WAL_FAILED ? "WAL failed: see wal status" :
 			       "replaying the write-ahead log into the dataplane");
 	return false;
