@@ -133,7 +133,9 @@ void wal_recover(struct cp_wal *w, uint64_t pid)
 	/* what the predecessor left in the rings goes to disk first */
 	if (wal_drain(w) != 0)
 		return; /* retried on the next round */
+	pthread_mutex_lock(&w->dir_lock); /* no compaction removes files meanwhile */
 	int rc = wal_read(w->set.wal_dir, 0, replay_rec, &rp, &rep);
+	pthread_mutex_unlock(&w->dir_lock);
 	if (rc == -ECANCELED) {
 		printf("pollux-cp: WAL: dataplane pid %" PRIu64 " went away during recovery\n", pid);
 		return;

@@ -510,7 +510,7 @@ static void *wal_thread(void *arg)
 		if (dp_alive(w, &pid) && w->shm->dp_wal_mode != 0 &&
 		    atomic_load(&w->shm->wal_open_pid) != pid)
 			wal_recover(w, pid);
-		if (atomic_load(&w->snap_req) != w->snap_done)
+		if (atomic_load(&w->snap_req) != w->snap_taken)
 			wal_snapshot_run(w);
 		int rc = wal_write_round(w);
 		uint64_t now = px_clock_ns();
@@ -538,7 +538,11 @@ int cp_wal_start(struct cp_wal *w)
 {
 	if (w->mode == 0)
 		return 0;
-	int rc = pthread_create(&w->thr, NULL, wal_thread, w);
+	int rc = wal_compactor_start(w);
+	if (rc != 0)
+		return rc;
+	w->compactor_started = true;
+	rc = pthread_create(&w->thr, NULL, wal_thread, w);
 	if (rc != 0)
 		return -rc;
 	w->started = true;
@@ -549,10 +553,11 @@ void cp_wal_stop(struct cp_wal *w)
 {
 	if (w == NULL)
 		return;
-	if (w->started) {
-		atomic_store(&w->quit, true);
+	atomic_store(&w->quit, true);
+	if (w->started)
 		pthread_join(w->thr, NULL);
-	}
+	if (w->compactor_started)
+		wal_compactor_stop(w);
 	if (w->uring_ok)
 		io_uring_queue_exit(&w->ring);
 	if (w->fd >= 0)
@@ -599,6 +604,7 @@ struct cp_wal *cp_wal_open(const struct px_settings *s, struct px_shm_hdr *shm, 
 	w->fd = w->dirfd = -1;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->snap_cond, NULL);
+	pthread_mutex_init(&w->dir_lock, NULL);
 	snprintf(w->st.mode, sizeof(w->st.mode), "%.7s", s->wal_mode);
 	snprintf(w->st.dir, sizeof(w->st.dir), "%.255s", s->wal_dir);
 	w->mode = strcmp(s->wal_mode, "sync") == 0 ? 2 : strcmp(s->wal_mode, "async") == 0 ? 1 : 0;
