@@ -34,7 +34,7 @@ static uint64_t hb_age(uint64_t now, uint64_t hb)
 #define MBOX_WAIT_NS 2000000000ULL
 
 static const char *const runtime_keys[] = { "mem_mb", "idle_sleep_max_us", "sweep_budget",
-					    "log_level" };
+					    "log_level", "wal_fsync_ms" };
 
 bool cp_key_runtime(const char *key)
 {
@@ -290,7 +290,13 @@ int cp_config_set(struct cp *cp, const char *key, const char *value, char *msg, 
 			 key);
 		return -EPERM;
 	}
-	rc = mbox_call(cp, "set", key, value, msg, n);
+	if (strcmp(key, "wal_fsync_ms") == 0) {
+		/* pollux-cp's own: the WAL writer reads it every round */
+		cp_wal_set_fsync_ms(cp->wal, s.wal_fsync_ms);
+		snprintf(msg, n, "applied by pollux-cp's WAL writer");
+	} else {
+		rc = mbox_call(cp, "set", key, value, msg, n);
+	}
 	if (rc == 0) {
 		pthread_mutex_lock(&cp->mbox_lock);
 		px_settings_set(&cp->set, key, value, &why);

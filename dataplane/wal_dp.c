@@ -9,6 +9,7 @@
  * log is open: a control plane is attached and has finished the replay.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -95,6 +96,14 @@ static void wal_attach(struct dp_lcore *lc, struct px_shm_hdr *h)
 	if (h == NULL || h->ring_bytes == 0 || (h->ring_bytes & (h->ring_bytes - 1)) != 0)
 		return;
 	w->size = h->ring_bytes;
+	if (lc->idx == 0 && w->size < PX_WAL_REC_MAX(lc->dp->set.item_size_max)) {
+		/* once per region, from the tick: not the hot path */
+		printf("pollux-dp: WAL rings of %llu KiB cannot hold an item of item_size_max=%llu: "
+		       "such writes are refused (raise wal_ring_kb of pollux-cp)\n",
+		       (unsigned long long)(w->size >> 10),
+		       (unsigned long long)lc->dp->set.item_size_max);
+		fflush(stdout);
+	}
 	w->ring = px_shm_ring(h, lc->idx, 0);
 	w->data = (uint8_t *)(w->ring + 1);
 	w->replay = px_shm_ring(h, lc->idx, 1);
@@ -124,13 +133,21 @@ void dp_wal_tick(struct dp_lcore *lc)
 		/* recovery is done: continue after every LSN this ring has seen */
 		uint64_t durable = atomic_load(&px_shm_lcore(h, lc->idx)->durable_lsn);
 		uint64_t last = atomic_load(&w->ring->head_lsn);
-		w->lsn = last > durable ? last : durable;
+		/* never below an LSN this lcore handed out before (a held reply
+		 * waits for it): a region replaced under us starts at 0 */
+		if (last > w->lsn)
+			w->lsn = last;
+		if (durable > w->lsn)
+			w->lsn = durable;
 		w->head = atomic_load(&w->ring->head);
 		w->tail = atomic_load_explicit(&w->ring->tail, memory_order_acquire);
 		w->open = true;
+		atomic_store_explicit(&px_shm_lcore(h, lc->idx)->wal_opened, (uint64_t)getpid(),
+				      memory_order_release);
 	} else if (w->open && atomic_load_explicit(&h->wal_open_pid, memory_order_relaxed) !=
 				      (uint64_t)getpid()) {
 		w->open = false; /* a new control plane is recovering into us again */
+		atomic_store_explicit(&px_shm_lcore(h, lc->idx)->wal_opened, 0, memory_order_release);
 	}
 }
 

@@ -82,5 +82,7 @@ void cp_wal_status(struct cp_wal *w, struct cp_wal_status *out);
 /* Ask for a snapshot now (compaction); waits up to 60 s. 0 or -errno, msg says what. */
 int cp_wal_snapshot(struct cp_wal *w, char *msg, size_t n);
 const char *cp_wal_state_name(enum cp_wal_state s);
+/* wal_fsync_ms at run time (async mode's fsync interval). */
+void cp_wal_set_fsync_ms(struct cp_wal *w, uint64_t ms);
 
 #endif

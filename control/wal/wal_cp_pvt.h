@@ -31,7 +31,7 @@ struct cp_wal {
 	uint64_t seq;
 	uint64_t seg_off;
 	uint64_t seg_size;
-	uint64_t fsync_ns;
+	_Atomic uint64_t fsync_ns;     /* wal_fsync_ms; changes at run time */
 	bool dirty;                    /* written, no fsync started since (async) */
 	uint64_t dirty_since;
 	bool afs_inflight;             /* async mode: a background fdatasync is running */
@@ -45,12 +45,20 @@ struct cp_wal {
 	uint64_t pend_lsn[PX_SHM_LCORES_MAX];
 	uint64_t bad, dups;            /* counted by gather, copied into st */
 
-	/* snapshot requests (admin threads) and results */
+	/* snapshots: requests (admin threads, the writer's size check), the
+	 * writer's cut, the compactor thread's results; under lock but snap_req */
 	_Atomic uint64_t snap_req;
-	uint64_t snap_done;            /* writer: the last request served */
+	uint64_t snap_taken;           /* writer only: the last request it cut for */
+	uint64_t cut;                  /* files before this seq are to be folded, 0: none */
+	uint64_t cut_req;
+	uint64_t snap_t0;
+	uint64_t snap_done;            /* the last request served */
 	int snap_rc;
 	char snap_msg[256];
 	pthread_cond_t snap_cond;
+	pthread_t compactor;
+	bool compactor_started;
+	pthread_mutex_t dir_lock;      /* recovery reads vs compaction removing files */
 };
 
 /* wal_writer.c */
@@ -66,5 +74,7 @@ void wal_recover(struct cp_wal *w, uint64_t pid);
 void wal_disk_usage(struct cp_wal *w);
 void wal_maybe_compact(struct cp_wal *w);
 void wal_snapshot_run(struct cp_wal *w);
+int wal_compactor_start(struct cp_wal *w);
+void wal_compactor_stop(struct cp_wal *w);
 
 #endif

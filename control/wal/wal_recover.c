@@ -30,6 +30,9 @@ struct replay {
 	uint32_t now;
 	uint64_t pushed;
 	uint64_t check_ns;
+	/* per stream: a delayed flush_all whose time (unix s) passed before this
+	 * recovery; records logged before that time were invalidated by it */
+	uint32_t flushed_at[PX_WAL_STREAMS_MAX];
 };
 
 /* Whether the dataplane we replay into is still the one, and alive. */
@@ -75,11 +78,18 @@ static int replay_rec(void *ctx, const struct px_wal_rec *r, const struct wal_fi
 	(void)off;
 
 	if (r->op == PX_WAL_OP_FLUSH) {
+		struct px_wal_rec fl = *r;
+		if (r->exptime != 0 && r->exptime <= rp->now) {
+			/* its time has come: flush now, and drop what was logged
+			 * between the command and its time (below) */
+			rp->flushed_at[r->stream] = r->exptime;
+			fl.exptime = 0;
+		}
 		/* the partition of the same index, when the split is the same */
 		if (r->flags == rp->lcores && r->stream < rp->lcores)
-			return push(rp, r->stream, r);
+			return push(rp, r->stream, &fl);
 		for (unsigned i = 0; i < rp->lcores; i++) {
-			int rc = push(rp, i, r);
+			int rc = push(rp, i, &fl);
 			if (rc != 0)
 				return rc;
 		}
@@ -87,7 +97,10 @@ static int replay_rec(void *ctx, const struct px_wal_rec *r, const struct wal_fi
 	}
 	uint64_t hash = tbl_hash(r->key, r->klen, rp->seed);
 	unsigned part = mc_exec_part_of(hash, rp->lcores);
-	if (r->op == PX_WAL_OP_SET && r->exptime != 0 && r->exptime <= rp->now) {
+	if (rp->flushed_at[r->stream] != 0 && r->time >= rp->flushed_at[r->stream])
+		rp->flushed_at[r->stream] = 0;
+	if (r->op == PX_WAL_OP_SET &&
+	    ((r->exptime != 0 && r->exptime <= rp->now) || rp->flushed_at[r->stream] != 0)) {
 		struct px_wal_rec d = *r;
 		d.op = PX_WAL_OP_DELETE;
 		d.vlen = 0;
@@ -120,7 +133,9 @@ void wal_recover(struct cp_wal *w, uint64_t pid)
 	/* what the predecessor left in the rings goes to disk first */
 	if (wal_drain(w) != 0)
 		return; /* retried on the next round */
+	pthread_mutex_lock(&w->dir_lock); /* no compaction removes files meanwhile */
 	int rc = wal_read(w->set.wal_dir, 0, replay_rec, &rp, &rep);
+	pthread_mutex_unlock(&w->dir_lock);
 	if (rc == -ECANCELED) {
 		printf("pollux-cp: WAL: dataplane pid %" PRIu64 " went away during recovery\n", pid);
 		return;

@@ -2,15 +2,14 @@
 /*
  * Compaction: keeps the log's disk use bounded by the live data plus
  * wal_slack_pct. The writer closes its segment (so the cut is a file
- * boundary), then folds every file before the cut
+ * boundary) and goes on; a compactor thread folds every file before the cut
  * (the previous snapshot and the closed segments) into the last state of
  * each key, drops deleted, expired and flushed items, writes them as a
  * snapshot (tmp file, fsync, rename, fsync of the directory) whose header
  * records the last LSN it covers per stream, and only then removes the
- * files it replaces. The dataplane is never paused: its writes wait in the
- * rings meanwhile (sync-mode replies wait for the writer), up to the ring's
- * size. A crash at any point leaves either the old files or the new
- * snapshot, both complete.
+ * files it replaces. Neither the dataplane nor the writer waits for it. A
+ * crash at any point leaves either the old files or the new snapshot,
+ * both complete.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -47,6 +46,7 @@ struct fold {
 	uint64_t upto[PX_WAL_STREAMS_MAX];
 	struct px_wal_rec flushes[PX_WAL_STREAMS_MAX]; /* a pending delayed flush per stream */
 	bool has_flush[PX_WAL_STREAMS_MAX];
+	uint32_t flushed_at[PX_WAL_STREAMS_MAX]; /* a delayed flush that has fired: its time */
 	bool oom;
 };
 
@@ -132,8 +132,10 @@ static int fold_rec(void *ctx, const struct px_wal_rec *r, const struct wal_file
 		f->upto[r->stream] = r->lsn;
 	if (r->op == PX_WAL_OP_FLUSH) {
 		if (r->exptime == 0 || r->exptime <= f->now) {
-			drop_stream(f, r->stream, r->exptime == 0 ? UINT32_MAX : r->exptime);
+			drop_stream(f, r->stream, UINT32_MAX);
 			f->has_flush[r->stream] = false;
+			/* a delayed one also took what came before its time */
+			f->flushed_at[r->stream] = r->exptime;
 		} else {
 			/* still to come: replayed before the items, it fires at its time */
 			f->flushes[r->stream] = *r;
@@ -141,6 +143,9 @@ static int fold_rec(void *ctx, const struct px_wal_rec *r, const struct wal_file
 		}
 		return 0;
 	}
+	if (f->flushed_at[r->stream] != 0 && r->time >= f->flushed_at[r->stream])
+		f->flushed_at[r->stream] = 0;
+	bool dead = f->flushed_at[r->stream] != 0;
 	uint64_t h = px_hash64(r->key, r->klen, 0x9e3779b97f4a7c15ULL);
 	if (f->cap == 0 || (f->n + 1) * 4 > f->cap * 3)
 		if (grow(f) != 0) {
@@ -150,7 +155,7 @@ static int fold_rec(void *ctx, const struct px_wal_rec *r, const struct wal_file
 	size_t i = h & (f->cap - 1);
 	while (f->e[i].rec != NULL && !(f->e[i].hash == h && same_key(&f->e[i], r)))
 		i = (i + 1) & (f->cap - 1);
-	if (r->op == PX_WAL_OP_DELETE) {
+	if (r->op == PX_WAL_OP_DELETE || dead) {
 		if (f->e[i].rec != NULL)
 			slot_delete(f, i);
 		return 0;
@@ -321,42 +326,84 @@ void wal_disk_usage(struct cp_wal *w)
 }
 
 /*
- * In the writer thread: close the current segment (the cut) and compact.
- * The writer is busy meanwhile: records wait in the rings (async) or
- * replies wait (sync), which is what bounds a compaction's cost.
+ * In the writer thread, when a snapshot was asked for and none is running:
+ * close the current segment, which is the cut, and hand it to the
+ * compactor thread. Only the roll happens here; the writer goes on.
  */
 void wal_snapshot_run(struct cp_wal *w)
 {
 	uint64_t req = atomic_load(&w->snap_req);
-	uint64_t live = 0, t0 = px_clock_ns();
-	char msg[256];
-	int rc = wal_drain(w);
 
-	if (rc == 0) {
-		/* a new segment: everything before it is what we fold */
-		uint64_t cut = w->seq + 1;
-		rc = wal_segment_next(w);
-		if (rc == 0)
-			rc = compact(w, cut, &live, msg, sizeof(msg));
-		else
-			snprintf(msg, sizeof(msg), "new segment: %s", strerror(-rc));
-	} else {
-		snprintf(msg, sizeof(msg), "writing the rings first: %s", strerror(-rc));
-	}
-	wal_disk_usage(w);
+	pthread_mutex_lock(&w->lock);
+	bool busy = w->cut != 0;
+	pthread_mutex_unlock(&w->lock);
+	if (busy || req == w->snap_taken)
+		return;
+	w->snap_taken = req;
+	int rc = wal_segment_next(w);
 	pthread_mutex_lock(&w->lock);
 	if (rc == 0) {
-		w->st.snapshots++;
-		w->st.snapshot_records = live;
+		/* everything before the new segment is what the compactor folds */
+		w->cut = w->seq;
+		w->cut_req = req;
+		w->snap_t0 = px_clock_ns();
+	} else {
+		w->snap_rc = rc;
+		snprintf(w->snap_msg, sizeof(w->snap_msg), "new segment: %s", strerror(-rc));
+		w->snap_done = req;
 	}
-	w->snap_rc = rc;
-	snprintf(w->snap_msg, sizeof(w->snap_msg), "%.200s (%.3f s)", msg,
-		 (double)(px_clock_ns() - t0) / 1e9);
-	w->snap_done = req;
 	pthread_cond_broadcast(&w->snap_cond);
 	pthread_mutex_unlock(&w->lock);
-	printf("pollux-cp: WAL: %s\n", w->snap_msg);
-	fflush(stdout);
+}
+
+/* The compactor thread: folds each cut the writer hands over. */
+static void *compactor(void *arg)
+{
+	struct cp_wal *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (w->cut == 0 && !atomic_load(&w->quit))
+			pthread_cond_wait(&w->snap_cond, &w->lock);
+		if (atomic_load(&w->quit))
+			break;
+		uint64_t cut = w->cut, req = w->cut_req, t0 = w->snap_t0, live = 0;
+		pthread_mutex_unlock(&w->lock);
+		char msg[256];
+		/* a recovery reads the directory meanwhile: not while files go */
+		pthread_mutex_lock(&w->dir_lock);
+		int rc = compact(w, cut, &live, msg, sizeof(msg));
+		pthread_mutex_unlock(&w->dir_lock);
+		wal_disk_usage(w);
+		pthread_mutex_lock(&w->lock);
+		if (rc == 0) {
+			w->st.snapshots++;
+			w->st.snapshot_records = live;
+		}
+		w->snap_rc = rc;
+		snprintf(w->snap_msg, sizeof(w->snap_msg), "%.200s (%.3f s)", msg,
+			 (double)(px_clock_ns() - t0) / 1e9);
+		w->snap_done = req;
+		w->cut = 0;
+		printf("pollux-cp: WAL: %s\n", w->snap_msg);
+		fflush(stdout);
+		pthread_cond_broadcast(&w->snap_cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int wal_compactor_start(struct cp_wal *w)
+{
+	return -pthread_create(&w->compactor, NULL, compactor, w);
+}
+
+void wal_compactor_stop(struct cp_wal *w)
+{
+	pthread_mutex_lock(&w->lock);
+	pthread_cond_broadcast(&w->snap_cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->compactor, NULL);
 }
 
 /* Writer idle path: compact when the log outgrew the live data plus slack. */
@@ -378,12 +425,14 @@ void wal_maybe_compact(struct cp_wal *w)
 	}
 	pthread_mutex_lock(&w->lock);
 	uint64_t disk = w->st.disk_bytes;
+	bool pending = w->snap_done != atomic_load(&w->snap_req);
 	pthread_mutex_unlock(&w->lock);
+	if (pending)
+		return; /* one is asked for or running: its result comes first */
 	uint64_t bound = live + live * w->set.wal_slack_pct / 100;
 	if (disk > COMPACT_MIN_BYTES && disk > bound + (w->seg_size > COMPACT_MIN_BYTES ?
 							 w->seg_size : COMPACT_MIN_BYTES)) {
 		atomic_fetch_add(&w->snap_req, 1);
-		wal_snapshot_run(w);
 	}
 }
 

@@ -28,6 +28,7 @@
 
 #define BUF_MIN (8u << 20)
 #define IDLE_SPIN_NS 2000000ULL /* poll fast for 2 ms after the last record */
+#define ASYNC_GATHER_NS 250000ULL /* async mode: pause between busy rounds */
 #define RETRY_NS 200000000ULL   /* after an I/O error */
 #define DP_ALIVE_NS 1000000000ULL
 
@@ -52,12 +53,22 @@ static void nap(uint64_t ns)
 
 void wal_set_error(struct cp_wal *w, int err, const char *what)
 {
+	static uint64_t said_ns;
+	char msg[sizeof(w->st.error)];
+	uint64_t now = px_clock_ns();
+
+	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
 	pthread_mutex_lock(&w->lock);
-	snprintf(w->st.error, sizeof(w->st.error), "%s: %s", what, strerror(err));
+	/* a retried error is said again every 10 s, not at every retry */
+	bool say = strcmp(msg, w->st.error) != 0 || now - said_ns > 10000000000ULL;
+	memcpy(w->st.error, msg, sizeof(msg));
 	w->st.io_errors++;
 	w->st.state = CP_WAL_FAILED;
 	pthread_mutex_unlock(&w->lock);
-	fprintf(stderr, "pollux-cp: WAL %s: %s\n", what, strerror(err));
+	if (say) {
+		said_ns = now;
+		fprintf(stderr, "pollux-cp: WAL %s (retrying; writes wait in the rings)\n", msg);
+	}
 }
 
 static void set_state(struct cp_wal *w, enum cp_wal_state s)
@@ -430,6 +441,8 @@ int wal_write_round(struct cp_wal *w)
 	if (!sync && (rc = async_fsync(w, now)) != 0)
 		return rc;
 	pthread_mutex_lock(&w->lock);
+	if (w->st.state == CP_WAL_FAILED)
+		fprintf(stderr, "pollux-cp: WAL writing again after: %s\n", w->st.error);
 	if (w->st.state != CP_WAL_RECOVERING)
 		w->st.state = CP_WAL_RUNNING;
 	w->st.error[0] = '\0';
@@ -498,13 +511,18 @@ static void *wal_thread(void *arg)
 		if (dp_alive(w, &pid) && w->shm->dp_wal_mode != 0 &&
 		    atomic_load(&w->shm->wal_open_pid) != pid)
 			wal_recover(w, pid);
-		if (atomic_load(&w->snap_req) != w->snap_done)
+		if (atomic_load(&w->snap_req) != w->snap_taken)
 			wal_snapshot_run(w);
 		int rc = wal_write_round(w);
 		uint64_t now = px_clock_ns();
 		if (rc > 0) {
 			last_work = now;
 			count_records(w);
+			/* async: no reply waits for us, so let records gather into
+			 * larger writes (fewer submissions, less CPU taken from the
+			 * lcores); the rings hold far more than this pause brings */
+			if (w->mode == 1)
+				nap(ASYNC_GATHER_NS);
 			continue;
 		}
 		if (rc < 0) {
@@ -526,7 +544,11 @@ int cp_wal_start(struct cp_wal *w)
 {
 	if (w->mode == 0)
 		return 0;
-	int rc = pthread_create(&w->thr, NULL, wal_thread, w);
+	int rc = wal_compactor_start(w);
+	if (rc != 0)
+		return rc;
+	w->compactor_started = true;
+	rc = pthread_create(&w->thr, NULL, wal_thread, w);
 	if (rc != 0)
 		return -rc;
 	w->started = true;
@@ -537,10 +559,11 @@ void cp_wal_stop(struct cp_wal *w)
 {
 	if (w == NULL)
 		return;
-	if (w->started) {
-		atomic_store(&w->quit, true);
+	atomic_store(&w->quit, true);
+	if (w->started)
 		pthread_join(w->thr, NULL);
-	}
+	if (w->compactor_started)
+		wal_compactor_stop(w);
 	if (w->uring_ok)
 		io_uring_queue_exit(&w->ring);
 	if (w->fd >= 0)
@@ -587,6 +610,7 @@ struct cp_wal *cp_wal_open(const struct px_settings *s, struct px_shm_hdr *shm, 
 	w->fd = w->dirfd = -1;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->snap_cond, NULL);
+	pthread_mutex_init(&w->dir_lock, NULL);
 	snprintf(w->st.mode, sizeof(w->st.mode), "%.7s", s->wal_mode);
 	snprintf(w->st.dir, sizeof(w->st.dir), "%.255s", s->wal_dir);
 	w->mode = strcmp(s->wal_mode, "sync") == 0 ? 2 : strcmp(s->wal_mode, "async") == 0 ? 1 : 0;
@@ -669,6 +693,12 @@ fail:
 	return NULL;
 }
 
+void cp_wal_set_fsync_ms(struct cp_wal *w, uint64_t ms)
+{
+	if (w != NULL)
+		atomic_store(&w->fsync_ns, ms * 1000000ULL);
+}
+
 bool cp_wal_ready(struct cp_wal *w, uint32_t dp_mode, uint64_t dp_pid, char *why, size_t n)
 {
 	static const char *const modes[] = { "off", "async", "sync" };
@@ -681,8 +711,16 @@ bool cp_wal_ready(struct cp_wal *w, uint32_t dp_mode, uint64_t dp_pid, char *why
 	}
 	if (mine == 0)
 		return true;
-	if (atomic_load(&w->shm->wal_open_pid) == dp_pid)
+	if (atomic_load(&w->shm->wal_open_pid) == dp_pid) {
+		/* and every lcore takes writes (it opens its log at its next tick) */
+		unsigned lcores = w->shm->dp_lcores;
+		for (unsigned i = 0; i < lcores && i < PX_SHM_LCORES_MAX; i++)
+			if (atomic_load(&px_shm_lcore(w->shm, i)->wal_opened) != dp_pid) {
+				snprintf(why, n, "dataplane lcore %u is opening its write-ahead log", i);
+				return false;
+			}
 		return true;
+	}
 	snprintf(why, n, "%s", w->st.state == CP_WAL_FAILED ? "WAL failed: see wal status" :
 			       "replaying the write-ahead log into the dataplane");
 	return false;

@@ -210,10 +210,14 @@ static void exec_storage(struct mc_exec *x, const struct mc_request *req, struct
 	x->st.cmd_set++;
 	if (!mc_exec_wal_admit(x, t, &k, req->bytes, req->noreply, out))
 		return;
-	int rc = tbl_store(t, &r, NULL);
+	uint64_t cas = 0;
+	int rc = tbl_store(t, &r, x->wal != NULL ? &cas : NULL);
 	switch (rc) {
 	case TBL_OK:
-		mc_exec_wal_key(x, t, &k, wcmd[req->cmd]);
+		if (r.mode == TBL_APPEND || r.mode == TBL_PREPEND)
+			mc_exec_wal_key(x, t, &k, wcmd[req->cmd]);
+		else /* the item is the request's: no second lookup */
+			mc_exec_wal_stored(x, &r, cas, wcmd[req->cmd]);
 		reply = "STORED\r\n";
 		break;
 	case TBL_NOT_STORED:

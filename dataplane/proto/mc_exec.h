@@ -180,6 +180,12 @@ bool mc_exec_wal_admit(struct mc_exec *x, struct px_table *t, const struct tbl_k
 /* After an admitted mutation: log k's state now (SET image, or DELETE). */
 void mc_exec_wal_key(struct mc_exec *x, struct px_table *t, const struct tbl_key *k,
 		     enum px_wal_cmd cmd);
+/*
+ * After a store that replaced the whole item (set, add, replace, cas):
+ * log it from the request itself, without looking k up again.
+ */
+void mc_exec_wal_stored(struct mc_exec *x, const struct tbl_store_req *r, uint64_t cas,
+			enum px_wal_cmd cmd);
 /* Before/after a flush of partition part at when (0: now). */
 bool mc_exec_wal_admit_flush(struct mc_exec *x);
 void mc_exec_wal_flush(struct mc_exec *x, unsigned part, uint32_t when);

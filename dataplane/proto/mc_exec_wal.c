@@ -73,6 +73,19 @@ void mc_exec_wal_key(struct mc_exec *x, struct px_table *t, const struct tbl_key
 	push(x, &r, mc_exec_part_of(k->hash, x->nparts));
 }
 
+void mc_exec_wal_stored(struct mc_exec *x, const struct tbl_store_req *r, uint64_t cas,
+			enum px_wal_cmd cmd)
+{
+	struct px_wal_rec rec = {
+		.op = PX_WAL_OP_SET, .cmd = (uint8_t)cmd, .klen = (uint8_t)r->k.klen,
+		.key = r->k.key, .value = r->value, .vlen = r->vlen, .flags = r->flags,
+		.exptime = r->exptime, .cas = cas, .iflags = r->stale ? PX_WAL_IF_STALE : 0,
+	};
+
+	if (x->wal != NULL)
+		push(x, &rec, mc_exec_part_of(r->k.hash, x->nparts));
+}
+
 bool mc_exec_wal_admit_flush(struct mc_exec *x)
 {
 	return x->wal == NULL || x->wal->room(x->wal_ctx) >= px_wal_rec_len(0, 0);

@@ -23,14 +23,16 @@
  * Write-ahead log (include/pollux/wal.h for the records): each dataplane
  * lcore pushes the records of its partition into its mutation ring (byte
  * positions head/tail only grow; offset = position % size, size a power of
- * two; a record may wrap) and stores head_lsn after head. pollux-cp writes
+ * two; a record may wrap) and stores head_lsn, the LSN of the last record,
+ * before head (a successor never reuses an LSN). pollux-cp writes
  * them to disk, advances tail only once they are written, and publishes
  * durable_lsn when they are on stable storage (sync mode holds replies
  * until then). A restarted dataplane continues its LSNs after
  * max(head_lsn, durable_lsn). Recovery: pollux-cp pushes the log's records
  * into the replay rings (cp produces, dp consumes and applies), waits for
  * them to drain, then stores the dataplane's pid in wal_open_pid; until
- * then a dataplane with wal_mode != off refuses writes.
+ * then a dataplane with wal_mode != off refuses writes. Each lcore stores
+ * the pid in its wal_opened once it takes writes; /ready waits for all.
  *
  * Compatibility: any change to a field's meaning, size or offset bumps
  * PX_SHM_ABI. The static_asserts below pin the layout.
@@ -43,11 +45,10 @@
 #include <stdint.h>
 
 #define PX_SHM_MAGIC 0x314d48535850ULL /* "PXSHM1" little endian */
-#define PX_SHM_ABI 3 /* 2: WAL fields; 3: TCP counters */
+#define PX_SHM_ABI 4 /* 2: WAL fields; 3: TCP counters; 4: per-lcore wal_opened */
 #define PX_SHM_PATH_DEFAULT "/dev/shm/pollux"
 #define PX_SHM_LCORES_MAX 64
 #define PX_SHM_LAT_BUCKETS 64
-#define PX_SHM_RING_BYTES_DEFAULT (4u << 20) /* wal_ring_kb */
 
 /* dp_state values */
 enum px_dp_state {
@@ -146,6 +147,7 @@ struct px_shm_lcore {
 	uint64_t lat_hist[PX_SHM_LAT_BUCKETS]; /* dp lcore: wo */
 	_Atomic uint64_t durable_lsn;    /* cp: wo, dp lcore: ro (WAL) */
 	_Atomic uint64_t applied_gen;    /* dp lcore: wo: last settings generation applied */
+	_Atomic uint64_t wal_opened;     /* dp lcore: wo: its pid once its log is open, else 0 */
 } __attribute__((aligned(64)));
 
 /* A single-producer single-consumer byte ring (WAL records, replay). */

@@ -9,7 +9,8 @@
   warm       ITEMS keys (default 2M) preloaded with wal_mode=async, pollux-dp
              killed -9 and restarted: recovery time and records per second,
              items after the restart, and a get-only run over every key that
-             must hit (values checked byte for byte by pollux-bench).
+             must hit (values checked byte for byte by pollux-bench); then a
+             snapshot of it, timed, and the disk use after.
 
 Prints one JSON object. The machine is shared: figures are per run; the
 wal_mode=off figure in the same run is the baseline for the others.
@@ -102,6 +103,10 @@ def warm(tw, build, tmp, items):
             items_after = json.loads(cp.ctl("--json", "stats").stdout)["total"]["curr_items"]
             g = bench(net, build, ["--get-ratio", "1", "--keys", str(items), "--no-preload",
                                    "--seconds", "3", "--partitions", "2"])
+            t2 = time.monotonic()
+            snap = json.loads(cp.ctl("--json", "snapshot").stdout)["message"]
+            snap_s = time.monotonic() - t2
+            disk_after = wal_status(cp)["disk_bytes"]
             net.stop_dp()
         return {"items": items, "load_s": round(load_s, 1), "wal_disk_bytes": disk,
                 "recovered_records": st["recovered_records"],
@@ -110,7 +115,9 @@ def warm(tw, build, tmp, items):
                                                 max(st["recovery_seconds"], 1e-9)),
                 "restart_to_ready_s": round(ready_s, 2), "items_after": items_after,
                 "gets_after": g["requests"], "hit_ratio_after": g["hit_ratio"],
-                "bad_values": g["bad_values"] + g["stale"]}
+                "bad_values": g["bad_values"] + g["stale"],
+                "snapshot_s": round(snap_s, 2), "snapshot": snap,
+                "wal_disk_bytes_after_snapshot": disk_after}
     finally:
         cp.stop()
 

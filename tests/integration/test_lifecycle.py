@@ -68,7 +68,7 @@ BENCH = os.environ.get("POLLUX_BENCH", "")
 SRV_IP = pxnet.SRV_IP
 MC_PORT = pxnet.MC_PORT
 DP_SETTINGS = ["lcores=1", "mem_mb=16"]
-RUNTIME_KEYS = {"mem_mb", "idle_sleep_max_us", "sweep_budget", "log_level"}
+RUNTIME_KEYS = {"mem_mb", "idle_sleep_max_us", "sweep_budget", "log_level", "wal_fsync_ms"}
 SANITIZER_RE = pxnet.SANITIZER_RE
 ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT or not DP,
