@@ -26,6 +26,18 @@ static inline uint64_t px_load64(const void *p)
 	return v;
 }
 
+static inline uint16_t px_load16(const void *p)
+{
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void px_store16(void *p, uint16_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
 static inline uint32_t px_load32(const void *p)
 {
 	uint32_t v;

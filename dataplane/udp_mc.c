@@ -15,6 +15,7 @@
 #include <rte_udp.h>
 
 #include "dp.h"
+#include "net/cksum.h"
 #include "proto/mc_udp.h"
 
 struct seg_out {
@@ -116,13 +117,7 @@ static void run(struct dp_lcore *lc, struct dp_cont *c)
 					cont_free(lc, c);
 				return;
 			}
-			if (rte_ring_sp_enqueue(lc->dp->fwd[lc->idx][to], c) == 0) {
-				lc->c.fwd_out++;
-				return;
-			}
-			/* The owner is not keeping up: lose the datagram, as UDP may. */
-			lc->c.fwd_full++;
-			cont_free(lc, c);
+			dp_mc_release(lc, c, (int)to);
 			return;
 		}
 		c->pay_off = (uint16_t)(c->pay_off + used);
@@ -153,6 +148,7 @@ void dp_mc_release(struct dp_lcore *lc, struct dp_cont *c, int to)
 		lc->c.fwd_out++;
 		return;
 	}
+	/* The owner is not keeping up: lose the datagram, as UDP may. */
 	lc->c.fwd_full++;
 	cont_free(lc, c);
 }
@@ -301,16 +297,7 @@ static void seg_headers(struct dp_lcore *lc, struct dp_cont *c, struct rte_mbuf 
 	mc_udp_hdr_write(frame, &h);
 	m->pkt_len = m->data_len;
 	m->nb_segs = 1;
-	if (dp->tx_cksum) {
-		m->l2_len = sizeof(*eth);
-		m->l3_len = sizeof(*ip);
-		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
-		udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
-	} else {
-		m->ol_flags = 0;
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
-		udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
-	}
+	udp->dgram_cksum = dp_l4_cksum_set(m, ip, udp, RTE_MBUF_F_TX_UDP_CKSUM, dp->tx_cksum);
 }
 
 /*

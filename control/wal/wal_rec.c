@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pollux/wal.h"
+#include "px_compiler.h"
 
 uint32_t px_crc32c(uint32_t crc, const void *buf, size_t len)
 {
@@ -33,36 +34,6 @@ uint32_t px_crc32c(uint32_t crc, const void *buf, size_t len)
 	return ~(uint32_t)c;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-static uint16_t get16(const uint8_t *p)
-{
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return v;
-}
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
 
 static bool rec_ok(const struct px_wal_rec *r)
 {
@@ -82,20 +53,20 @@ static bool rec_ok(const struct px_wal_rec *r)
 
 static void hdr_fill(const struct px_wal_rec *r, uint8_t h[PX_WAL_REC_HDR], uint32_t len)
 {
-	put32(h, len);
-	put32(h + 4, 0);
-	put64(h + 8, r->lsn);
+	px_store32(h, len);
+	px_store32(h + 4, 0);
+	px_store64(h + 8, r->lsn);
 	h[16] = r->op;
 	h[17] = r->cmd;
 	h[18] = r->iflags;
 	h[19] = r->klen;
-	put16(h + 20, r->stream);
-	put16(h + 22, 0);
-	put32(h + 24, r->flags);
-	put32(h + 28, r->exptime);
-	put64(h + 32, r->cas);
-	put32(h + 40, r->vlen);
-	put32(h + 44, r->time);
+	px_store16(h + 20, r->stream);
+	px_store16(h + 22, 0);
+	px_store32(h + 24, r->flags);
+	px_store32(h + 28, r->exptime);
+	px_store64(h + 32, r->cas);
+	px_store32(h + 40, r->vlen);
+	px_store32(h + 44, r->time);
 }
 
 /* CRC of a record whose header is h, over key and value (not padding). */
@@ -124,7 +95,7 @@ uint32_t px_wal_encode(const struct px_wal_rec *r, void *buf, size_t cap)
 		memcpy(b + PX_WAL_REC_HDR + r->klen, r->value, r->vlen);
 	uint32_t used = PX_WAL_REC_HDR + r->klen + r->vlen;
 	memset(b + used, 0, len - used);
-	put32(b + 4, rec_crc(b, r->key, r->klen, r->value, r->vlen));
+	px_store32(b + 4, rec_crc(b, r->key, r->klen, r->value, r->vlen));
 	return len;
 }
 
@@ -147,7 +118,7 @@ uint32_t px_wal_encode_ring(const struct px_wal_rec *r, uint8_t *ring, uint64_t 
 		return 0;
 	uint32_t len = px_wal_rec_len(r->klen, r->vlen);
 	hdr_fill(r, h, len);
-	put32(h + 4, rec_crc(h, r->key, r->klen, r->value, r->vlen));
+	px_store32(h + 4, rec_crc(h, r->key, r->klen, r->value, r->vlen));
 	ring_put(ring, size, pos, h, sizeof(h));
 	pos += sizeof(h);
 	if (r->klen)
@@ -168,7 +139,7 @@ int px_wal_decode(const void *buf, size_t len, struct px_wal_rec *out, uint32_t 
 
 	if (len < 4)
 		return PX_WAL_DEC_SHORT;
-	uint32_t n = get32(b);
+	uint32_t n = px_load32(b);
 	if (n == 0)
 		return PX_WAL_DEC_ZERO;
 	if (len < PX_WAL_REC_HDR)
@@ -176,19 +147,19 @@ int px_wal_decode(const void *buf, size_t len, struct px_wal_rec *out, uint32_t 
 	if (n < PX_WAL_REC_HDR || (n & 7) != 0)
 		return PX_WAL_DEC_BADLEN;
 	struct px_wal_rec r = {
-		.lsn = get64(b + 8), .op = b[16], .cmd = b[17], .iflags = b[18], .klen = b[19],
-		.stream = get16(b + 20), .flags = get32(b + 24), .exptime = get32(b + 28),
-		.cas = get64(b + 32), .vlen = get32(b + 40), .time = get32(b + 44),
+		.lsn = px_load64(b + 8), .op = b[16], .cmd = b[17], .iflags = b[18], .klen = b[19],
+		.stream = px_load16(b + 20), .flags = px_load32(b + 24), .exptime = px_load32(b + 28),
+		.cas = px_load64(b + 32), .vlen = px_load32(b + 40), .time = px_load32(b + 44),
 	};
 	if (r.vlen > PX_WAL_VALUE_MAX || px_wal_rec_len(r.klen, r.vlen) != n)
 		return PX_WAL_DEC_BADLEN;
 	if (n > len)
 		return PX_WAL_DEC_SHORT;
-	if (!rec_ok(&r) || get16(b + 22) != 0)
+	if (!rec_ok(&r) || px_load16(b + 22) != 0)
 		return PX_WAL_DEC_BADOP;
 	r.key = b + PX_WAL_REC_HDR;
 	r.value = b + PX_WAL_REC_HDR + r.klen;
-	if (rec_crc(b, r.key, r.klen, r.value, r.vlen) != get32(b + 4))
+	if (rec_crc(b, r.key, r.klen, r.value, r.vlen) != px_load32(b + 4))
 		return PX_WAL_DEC_CRC;
 	*out = r;
 	*rec_len = n;

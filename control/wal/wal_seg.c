@@ -18,28 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "px_compiler.h"
+
 #include "wal_seg.h"
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
 
 static uint32_t hdr_crc(const uint8_t *b)
 {
@@ -52,16 +34,16 @@ void wal_file_hdr_encode(const struct wal_file_hdr *h, void *buf)
 	uint8_t *b = buf;
 
 	memset(b, 0, WAL_FILE_HDR);
-	put64(b, h->kind == WAL_KIND_SNAP ? WAL_SNAP_MAGIC : WAL_SEG_MAGIC);
-	put32(b + 8, WAL_FILE_VERSION);
-	put32(b + 12, WAL_FILE_HDR);
-	put64(b + 16, h->seq);
-	put64(b + 24, h->created);
-	put32(b + 32, h->seg_size);
-	put32(b + 36, h->streams);
+	px_store64(b, h->kind == WAL_KIND_SNAP ? WAL_SNAP_MAGIC : WAL_SEG_MAGIC);
+	px_store32(b + 8, WAL_FILE_VERSION);
+	px_store32(b + 12, WAL_FILE_HDR);
+	px_store64(b + 16, h->seq);
+	px_store64(b + 24, h->created);
+	px_store32(b + 32, h->seg_size);
+	px_store32(b + 36, h->streams);
 	for (unsigned i = 0; i < PX_WAL_STREAMS_MAX; i++)
-		put64(b + 64 + 8 * i, h->upto[i]);
-	put32(b + 60, hdr_crc(b));
+		px_store64(b + 64 + 8 * i, h->upto[i]);
+	px_store32(b + 60, hdr_crc(b));
 }
 
 int wal_file_hdr_decode(const void *buf, size_t len, struct wal_file_hdr *h)
@@ -70,18 +52,18 @@ int wal_file_hdr_decode(const void *buf, size_t len, struct wal_file_hdr *h)
 
 	if (len < WAL_FILE_HDR)
 		return -ENODATA;
-	uint64_t magic = get64(b);
-	if ((magic != WAL_SEG_MAGIC && magic != WAL_SNAP_MAGIC) || get32(b + 8) != WAL_FILE_VERSION ||
-	    get32(b + 12) != WAL_FILE_HDR || get32(b + 60) != hdr_crc(b))
+	uint64_t magic = px_load64(b);
+	if ((magic != WAL_SEG_MAGIC && magic != WAL_SNAP_MAGIC) || px_load32(b + 8) != WAL_FILE_VERSION ||
+	    px_load32(b + 12) != WAL_FILE_HDR || px_load32(b + 60) != hdr_crc(b))
 		return -EBADMSG;
 	memset(h, 0, sizeof(*h));
 	h->kind = magic == WAL_SNAP_MAGIC ? WAL_KIND_SNAP : WAL_KIND_LOG;
-	h->seq = get64(b + 16);
-	h->created = get64(b + 24);
-	h->seg_size = get32(b + 32);
-	h->streams = get32(b + 36);
+	h->seq = px_load64(b + 16);
+	h->created = px_load64(b + 24);
+	h->seg_size = px_load32(b + 32);
+	h->streams = px_load32(b + 36);
 	for (unsigned i = 0; i < PX_WAL_STREAMS_MAX; i++)
-		h->upto[i] = get64(b + 64 + 8 * i);
+		h->upto[i] = px_load64(b + 64 + 8 * i);
 	return 0;
 }
 

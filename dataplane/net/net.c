@@ -14,6 +14,7 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
+#include "cksum.h"
 #include "dp.h"
 
 static void arp_input(struct dp_lcore *lc, struct rte_mbuf *m, struct rte_ether_hdr *eth)
@@ -71,15 +72,6 @@ static void icmp_input(struct dp_lcore *lc, struct rte_mbuf *m, struct rte_ether
 	dp_tx(lc, m);
 }
 
-/* A UDP checksum over pseudo-header and datagram sums to 0xffff when right. */
-static bool udp_cksum_ok(const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp, uint16_t len)
-{
-	uint32_t sum = (uint32_t)rte_ipv4_phdr_cksum(ip, 0) + rte_raw_cksum(udp, len);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return sum == 0xffff;
-}
-
 static void udp_input(struct dp_lcore *lc, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
 		      uint16_t ihl, uint16_t ip_len)
 {
@@ -95,7 +87,7 @@ static void udp_input(struct dp_lcore *lc, struct rte_mbuf *m, struct rte_ipv4_h
 		return;
 	}
 	if (udp->dgram_cksum != 0 && !(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_GOOD) &&
-	    !udp_cksum_ok(ip, udp, udp_len)) {
+	    !dp_l4_cksum_ok(ip, udp, udp_len)) {
 		lc->c.drop_bad_udp++;
 		rte_pktmbuf_free(m);
 		return;

@@ -14,6 +14,7 @@
 #include <rte_random.h>
 #include <rte_tcp.h>
 
+#include "cksum.h"
 #include "tcp.h"
 
 #define OUR_MSS 1460             /* 1500-byte MTU */
@@ -40,7 +41,7 @@ static inline uint64_t conn_key(uint32_t rip, uint16_t rport)
 
 static inline uint64_t ms_of(const struct tcp_stack *st, uint64_t tsc)
 {
-	return tsc / (st->tsc_hz / 1000);
+	return tsc / st->tsc_per_ms;
 }
 
 static inline uint64_t now_s(const struct tcp_stack *st)
@@ -59,6 +60,7 @@ int tcp_stack_init(struct tcp_stack *st, const char *name, const struct tcp_cfg 
 	st->cfg = *cfg;
 	st->pool = pool;
 	st->tsc_hz = tsc_hz;
+	st->tsc_per_ms = tsc_hz / 1000 ? tsc_hz / 1000 : 1;
 	st->tx = tx;
 	st->tx_ctx = tx_ctx;
 	st->app = app;
@@ -88,7 +90,6 @@ int tcp_stack_init(struct tcp_stack *st, const char *name, const struct tcp_cfg 
 }
 
 static void conn_free(struct tcp_stack *st, struct tcp_conn *c);
-static bool cksum_ok(const struct rte_ipv4_hdr *ip, const struct rte_tcp_hdr *th, uint16_t len);
 
 void tcp_stack_fini(struct tcp_stack *st)
 {
@@ -343,16 +344,7 @@ static void seg_send(struct tcp_stack *st, struct rte_mbuf *m)
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, RTE_ETHER_HDR_LEN);
 	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(ip + 1);
 
-	if (st->cfg.tx_cksum) {
-		m->l2_len = RTE_ETHER_HDR_LEN;
-		m->l3_len = sizeof(*ip);
-		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
-		th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
-	} else {
-		m->ol_flags = 0;
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
-		th->cksum = rte_ipv4_udptcp_cksum(ip, th);
-	}
+	th->cksum = dp_l4_cksum_set(m, ip, th, RTE_MBUF_F_TX_TCP_CKSUM, st->cfg.tx_cksum);
 	st->c.tcp_tx_segs++;
 	st->tx(st->tx_ctx, m);
 }
@@ -735,7 +727,7 @@ void tcp_refuse(struct tcp_stack *st, struct rte_mbuf *m, const void *ipv, const
 	/* RFC 9293 3.10.7.1: a closed port answers anything but a RST with one */
 	if (doff >= sizeof(*th) && doff <= l4 &&
 	    !(th->tcp_flags & RTE_TCP_RST_FLAG) &&
-	    ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_GOOD) || cksum_ok(ip, th, l4))) {
+	    ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_GOOD) || dp_l4_cksum_ok(ip, th, l4))) {
 		st->c.tcp_port_refused++;
 		if (th->tcp_flags & RTE_TCP_ACK_FLAG) {
 			send_rst_from(st, &eth->src_addr, ip->src_addr, th->src_port, th->dst_port,
@@ -1230,15 +1222,6 @@ static void data_input(struct tcp_stack *st, struct tcp_conn *c, struct seg *s)
 	}
 }
 
-/* Pseudo-header plus segment sums to 0xffff when the checksum is right. */
-static bool cksum_ok(const struct rte_ipv4_hdr *ip, const struct rte_tcp_hdr *th, uint16_t len)
-{
-	uint32_t sum = (uint32_t)rte_ipv4_phdr_cksum(ip, 0) + rte_raw_cksum(th, len);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return sum == 0xffff;
-}
-
 void tcp_input(struct tcp_stack *st, struct rte_mbuf *m, const void *ipv, const void *tcpv,
 	       uint16_t ip_len, uint64_t now_tsc)
 {
@@ -1258,7 +1241,7 @@ void tcp_input(struct tcp_stack *st, struct rte_mbuf *m, const void *ipv, const 
 		return;
 	}
 	if (!(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_GOOD) &&
-	    !cksum_ok(ip, th, l4)) {
+	    !dp_l4_cksum_ok(ip, th, l4)) {
 		st->c.tcp_bad_cksum++;
 		rte_pktmbuf_free(m);
 		return;
@@ -1444,10 +1427,14 @@ static void timeout(struct tcp_stack *st, struct tcp_conn *c)
 
 void tcp_timers(struct tcp_stack *st, uint64_t now_tsc)
 {
+	/* Called every loop iteration: the wheel moves once per ms. */
+	st->now_tsc = now_tsc;
+	if (now_tsc < st->next_ms_tsc)
+		return;
 	uint64_t now = ms_of(st, now_tsc);
 	unsigned n = 0;
 
-	st->now_tsc = now_tsc;
+	st->next_ms_tsc = (now + 1) * st->tsc_per_ms;
 	st->now_ms = now;
 	while (st->wheel_ms < now && n < TCP_WHEEL_SLOTS) {
 		st->wheel_ms++;

@@ -219,6 +219,8 @@ struct tcp_stack {
 	uint64_t now_ms;
 	uint64_t now_tsc;             /* of the latest input or timer run (RTT samples) */
 	uint64_t tsc_hz;
+	uint64_t tsc_per_ms;
+	uint64_t next_ms_tsc;         /* tcp_timers has nothing to do before this */
 	void (*tx)(void *ctx, struct rte_mbuf *m);
 	void *tx_ctx;
 	const struct tcp_app *app;

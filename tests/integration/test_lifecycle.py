@@ -38,8 +38,6 @@ sanitizer report.
 
 usage: test_lifecycle.py POLLUX_CP POLLUXCTL POLLUX_DP [POLLUX_BENCH] [pytest options]
 """
-import atexit
-import ctypes
 import json
 import os
 import re
@@ -97,45 +95,11 @@ def setting_keys():
 
 
 # -- processes ------------------------------------------------------------------
-_procs = []
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _pdeathsig_kill():
-    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)       # PR_SET_PDEATHSIG
-
-
-@atexit.register
-def _kill_leftovers():
-    for p in _procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait(10)
-
-
-def sanitizer_env():
-    env = dict(os.environ)
-    supp = os.path.join(REPO, "tests", "lsan.supp")
-    lsan = env.get("LSAN_OPTIONS", "")
-    if "suppressions=" not in lsan and os.path.exists(supp):
-        env["LSAN_OPTIONS"] = (lsan + ":" if lsan else "") + "suppressions=" + supp
-    return env
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(pred, timeout, step=0.02):
-    """pred() until it is truthy or timeout seconds pass; its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(step)
+_procs = pxnet.tracked
+_pdeathsig_kill = pxnet.pdeathsig_kill
+sanitizer_env = pxnet.sanitizer_env
+free_port = pxnet.free_port
+wait_for = pxnet.wait_for
 
 
 class Metrics:

@@ -34,14 +34,11 @@ paths, ports and a namespace pair of its own, and is killed on any failure.
 
 usage: test_wal.py POLLUX_CP POLLUXCTL POLLUX_DP POLLUX_WAL [pytest options]
 """
-import atexit
-import ctypes
 import json
 import os
 import random
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -69,44 +66,11 @@ ROOT = os.geteuid() == 0
 needs_root = pytest.mark.skipif(not ROOT or not DP,
                                 reason="needs root (network namespaces) and POLLUX_DP")
 
-_procs = []
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _pdeathsig_kill():
-    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)       # PR_SET_PDEATHSIG
-
-
-@atexit.register
-def _kill_leftovers():
-    for p in _procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait(10)
-
-
-def sanitizer_env():
-    env = dict(os.environ)
-    supp = os.path.join(REPO, "tests", "lsan.supp")
-    lsan = env.get("LSAN_OPTIONS", "")
-    if "suppressions=" not in lsan and os.path.exists(supp):
-        env["LSAN_OPTIONS"] = (lsan + ":" if lsan else "") + "suppressions=" + supp
-    return env
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(pred, timeout, step=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(step)
+_procs = pxnet.tracked
+_pdeathsig_kill = pxnet.pdeathsig_kill
+sanitizer_env = pxnet.sanitizer_env
+free_port = pxnet.free_port
+wait_for = pxnet.wait_for
 
 
 class ControlPlane:

@@ -321,6 +321,49 @@ def _pdeathsig_term():
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
+# Helpers for tests that run pollux-cp and friends beside the appliance.
+tracked = []        # processes to kill at exit (tests append what they spawn)
+
+
+def pdeathsig_kill():
+    """preexec_fn: the child gets SIGKILL when this test process dies."""
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+@atexit.register
+def _kill_tracked():
+    for p in tracked:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+
+
+def sanitizer_env():
+    """os.environ with the LSan suppressions of tests/lsan.supp added."""
+    env = dict(os.environ)
+    lsan = env.get("LSAN_OPTIONS", "")
+    if "suppressions=" not in lsan and os.path.exists(LSAN_SUPP):
+        env["LSAN_OPTIONS"] = (lsan + ":" if lsan else "") + "suppressions=" + LSAN_SUPP
+    return env
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout, step=0.02):
+    """pred() until it is truthy or timeout seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(step)
+
+
 _live = []          # Appliances to tear down at exit or on a signal
 _handlers_set = False
 
