@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "cp.h"
+#include "prom.h"
 #include "wal/wal_report.h"
 
 #ifndef PX_VERSION
@@ -33,36 +34,6 @@
 static struct MHD_Daemon *httpd;
 
 /* ---- /metrics ---- */
-
-/* A label value with Prometheus' escapes (\\, \", \n). */
-static void prom_label(FILE *f, const char *v)
-{
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			fprintf(f, "\\%c", *v);
-		else if (*v == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*v, f);
-	}
-}
-
-static void prom_head(FILE *f, const char *name, const char *type, const char *help)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void prom_u64(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
-{
-	prom_head(f, name, type, help);
-	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
-}
-
-static void prom_f64(FILE *f, const char *name, const char *type, const char *help, double v)
-{
-	prom_head(f, name, type, help);
-	fprintf(f, "%s %.15g\n", name, v);
-}
 
 static uint64_t sub0(uint64_t a, uint64_t b)
 {
@@ -236,21 +207,9 @@ static void metrics_lcores(FILE *f, const struct cp_snapshot *s)
 /* The latency histogram: one bucket per lat_hist bucket, le = its upper bound. */
 static void metrics_latency(FILE *f, const struct cp_snapshot *s)
 {
-	static const char *const name = "pollux_request_duration_seconds";
-	const struct px_shm_lcore *t = &s->total;
-	uint64_t cum = 0;
-
-	prom_head(f, name, "histogram",
-		  "Request service time in the dataplane, from receive burst to transmit.");
-	for (unsigned b = 0; b + 1 < PX_SHM_LAT_BUCKETS; b++) {
-		cum += t->lat_hist[b];
-		fprintf(f, "%s_bucket{le=\"%.15g\"} %llu\n", name, px_shm_lat_lower(b + 1) / 1e9,
-			(unsigned long long)cum);
-	}
-	cum += t->lat_hist[PX_SHM_LAT_BUCKETS - 1];
-	fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
-	fprintf(f, "%s_sum %.9f\n", name, (double)t->lat_sum_ns / 1e9);
-	fprintf(f, "%s_count %llu\n", name, (unsigned long long)cum);
+	prom_hist_ns(f, "pollux_request_duration_seconds",
+		     "Request service time in the dataplane, from receive burst to transmit.",
+		     s->total.lat_hist, PX_SHM_LAT_BUCKETS, s->total.lat_sum_ns);
 }
 
 static void metrics_pollux(FILE *f, struct cp *cp, const struct cp_snapshot *s)

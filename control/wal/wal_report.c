@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "cp_lat.h"
+#include "prom.h"
 #include "wal_report.h"
 
 static json_t *wjint(uint64_t v)
@@ -71,58 +72,38 @@ json_t *wal_status_json(const struct cp_wal_status *st)
 	return o;
 }
 
-static void wal_head(FILE *f, const char *name, const char *type, const char *help)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void wal_u64(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
-{
-	wal_head(f, name, type, help);
-	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
-}
-
 void wal_metrics(FILE *f, const struct cp_wal_status *st)
 {
 	static const char *const hname = "pollux_wal_fsync_seconds";
-	uint64_t cum = 0;
 
-	wal_head(f, "pollux_wal_info", "gauge", "The write-ahead log's mode and state.");
+	prom_head(f, "pollux_wal_info", "gauge", "The write-ahead log's mode and state.");
 	fprintf(f, "pollux_wal_info{mode=\"%s\",state=\"%s\"} 1\n", st->mode,
 		cp_wal_state_name(st->state));
-	wal_u64(f, "pollux_wal_records_total", "counter", "WAL records written to disk.", st->records);
-	wal_u64(f, "pollux_wal_bytes_total", "counter", "WAL record bytes written to disk.", st->bytes);
-	wal_u64(f, "pollux_wal_writes_total", "counter", "WAL write submissions (batches).",
+	prom_u64(f, "pollux_wal_records_total", "counter", "WAL records written to disk.", st->records);
+	prom_u64(f, "pollux_wal_bytes_total", "counter", "WAL record bytes written to disk.", st->bytes);
+	prom_u64(f, "pollux_wal_writes_total", "counter", "WAL write submissions (batches).",
 	    st->writes);
-	wal_u64(f, "pollux_wal_io_errors_total", "counter",
+	prom_u64(f, "pollux_wal_io_errors_total", "counter",
 	    "WAL I/O errors (disk full, EIO, ...); the records stay in the rings and are retried.",
 	    st->io_errors);
-	wal_u64(f, "pollux_wal_disk_bytes", "gauge", "Bytes of WAL segments and snapshot on disk.",
+	prom_u64(f, "pollux_wal_disk_bytes", "gauge", "Bytes of WAL segments and snapshot on disk.",
 	    st->disk_bytes);
-	wal_u64(f, "pollux_wal_segments", "gauge", "WAL segment files on disk.", st->segments);
-	wal_u64(f, "pollux_wal_snapshots_total", "counter", "Snapshots (compactions) written.",
+	prom_u64(f, "pollux_wal_segments", "gauge", "WAL segment files on disk.", st->segments);
+	prom_u64(f, "pollux_wal_snapshots_total", "counter", "Snapshots (compactions) written.",
 	    st->snapshots);
-	wal_u64(f, "pollux_wal_recovered_records", "gauge",
+	prom_u64(f, "pollux_wal_recovered_records", "gauge",
 	    "Records the last recovery replayed into the dataplane.", st->recovered_records);
-	wal_head(f, "pollux_wal_recovery_seconds", "gauge", "Duration of the last recovery.");
+	prom_head(f, "pollux_wal_recovery_seconds", "gauge", "Duration of the last recovery.");
 	fprintf(f, "pollux_wal_recovery_seconds %.6f\n", st->recovery_seconds);
-	wal_head(f, hname, "histogram", "Latency of the WAL's fdatasync (with its write in sync mode).");
-	for (unsigned b = 0; b + 1 < CP_WAL_FSYNC_BUCKETS; b++) {
-		cum += st->fsync_hist[b];
-		fprintf(f, "%s_bucket{le=\"%.15g\"} %llu\n", hname, px_shm_lat_lower(b + 1) / 1e9,
-			(unsigned long long)cum);
-	}
-	cum += st->fsync_hist[CP_WAL_FSYNC_BUCKETS - 1];
-	fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", hname, (unsigned long long)cum);
-	fprintf(f, "%s_sum %.9f\n", hname, (double)st->fsync_sum_ns / 1e9);
-	fprintf(f, "%s_count %llu\n", hname, (unsigned long long)cum);
+	prom_hist_ns(f, hname, "Latency of the WAL's fdatasync (with its write in sync mode).",
+		     st->fsync_hist, CP_WAL_FSYNC_BUCKETS, st->fsync_sum_ns);
 	uint64_t most = 0;
 	for (unsigned i = 0; i < st->lcores; i++)
 		most = wal_lag(st, i) > most ? wal_lag(st, i) : most;
-	wal_u64(f, "pollux_wal_durable_lag", "gauge",
+	prom_u64(f, "pollux_wal_durable_lag", "gauge",
 		"Records pushed by the dataplane and not yet durable, on the lcore where most are.",
 		most);
-	wal_head(f, "pollux_lcore_wal_durable_lag", "gauge",
+	prom_head(f, "pollux_lcore_wal_durable_lag", "gauge",
 		 "Records the lcore has pushed that are not yet durable (its LSN minus the durable LSN).");
 	for (unsigned i = 0; i < st->lcores; i++)
 		fprintf(f, "pollux_lcore_wal_durable_lag{lcore=\"%u\"} %llu\n", i,
