@@ -98,21 +98,70 @@ static struct tbl_key key_of(const struct mc_str *s)
 	return k;
 }
 
+/* "VALUE <key> <flags> <bytes>[ <cas>]\r\n": at most this long */
+#define VALUE_LINE_MAX (6 + TBL_KEY_MAX + 3 * 21 + 2)
+
 static void out_value(struct mc_out *out, const struct tbl_item *it, bool cas)
 {
-	MC_OUT_LIT(out, "VALUE ");
-	mc_out_str(out, (const char *)it->key, it->klen);
-	MC_OUT_LIT(out, " ");
-	mc_out_u64(out, it->flags);
-	MC_OUT_LIT(out, " ");
-	mc_out_u64(out, it->vlen);
-	if (cas) {
+	if (out->cap - out->len >= VALUE_LINE_MAX) {
+		/* the whole line fits the segment: write it without a bounds
+		 * check per piece */
+		uint8_t *p = out->buf + out->len, *p0 = p;
+		memcpy(p, "VALUE ", 6);
+		p += 6;
+		memcpy(p, it->key, it->klen);
+		p += it->klen;
+		*p++ = ' ';
+		p = mc_fmt_u64(p, it->flags);
+		*p++ = ' ';
+		p = mc_fmt_u64(p, it->vlen);
+		if (cas) {
+			*p++ = ' ';
+			p = mc_fmt_u64(p, it->cas);
+		}
+		*p++ = '\r';
+		*p++ = '\n';
+		out->len += (size_t)(p - p0);
+		out->total += (size_t)(p - p0);
+	} else {
+		MC_OUT_LIT(out, "VALUE ");
+		mc_out_str(out, (const char *)it->key, it->klen);
 		MC_OUT_LIT(out, " ");
-		mc_out_u64(out, it->cas);
+		mc_out_u64(out, it->flags);
+		MC_OUT_LIT(out, " ");
+		mc_out_u64(out, it->vlen);
+		if (cas) {
+			MC_OUT_LIT(out, " ");
+			mc_out_u64(out, it->cas);
+		}
+		MC_OUT_LIT(out, "\r\n");
 	}
-	MC_OUT_LIT(out, "\r\n");
 	mc_out_str(out, (const char *)it->value, it->vlen);
 	MC_OUT_LIT(out, "\r\n");
+}
+
+/* One key of get or gets: read it (from any partition) and count it. */
+static void exec_get_key(struct mc_exec *x, struct tbl_key *k, bool cas, struct mc_out *out)
+{
+	struct tbl_item it;
+
+	k->hash = key_hash(x, k);
+	bool hit = mc_exec_read(x, k, TBL_GET_BUMP | (cas ? TBL_GET_CAS : 0), &it) == TBL_OK;
+	x->st.cmd_get++;
+	if (hit) {
+		x->st.get_hits++;
+		out_value(out, &it, cas);
+	} else {
+		x->st.get_misses++;
+	}
+}
+
+void mc_exec_get1(struct mc_exec *x, const struct mc_str *key, struct mc_out *out)
+{
+	struct tbl_key k = key_of(key);
+
+	exec_get_key(x, &k, false, out);
+	MC_OUT_LIT(out, "END\r\n");
 }
 
 static void exec_retrieval(struct mc_exec *x, struct mc_request *req, struct mc_out *out)
@@ -124,17 +173,14 @@ static void exec_retrieval(struct mc_exec *x, struct mc_request *req, struct mc_
 	for (uint32_t n = req->nkeys; n > 0; n = mc_request_next_keys(req)) {
 		for (uint32_t i = 0; i < n; i++) {
 			struct tbl_key k = key_of(&req->keys[i]);
+			if (!touch) {
+				exec_get_key(x, &k, cas, out);
+				continue;
+			}
 			struct px_table *t = mc_exec_table(x, &k);
 			struct tbl_item it;
 			bool hit;
-			if (!touch) {
-				hit = mc_exec_read(x, &k, flags, &it) == TBL_OK;
-				x->st.cmd_get++;
-				if (hit)
-					x->st.get_hits++;
-				else
-					x->st.get_misses++;
-			} else if (x->owned != 0 && !owns(x, mc_exec_part_of(k.hash, x->nparts))) {
+			if (x->owned != 0 && !owns(x, mc_exec_part_of(k.hash, x->nparts))) {
 				/* another owner's key in a multi-partition gat: read it here,
 				 * touch it there (the reply does not depend on the touch) */
 				char line[TBL_KEY_MAX + 48];

@@ -129,6 +129,12 @@ enum mc_exec_result {
  */
 int mc_exec_init(struct mc_exec *x, const struct mc_exec_cfg *cfg, struct px_table *const *parts,
 		 unsigned nparts, struct mc_server_info *info);
+/*
+ * "get <key>" with the key already parsed and valid (mc_parse_get1): the
+ * same reply and counters as mc_exec_request() gives a parsed single-key
+ * get, for a driver's fast path.
+ */
+void mc_exec_get1(struct mc_exec *x, const struct mc_str *key, struct mc_out *out);
 /* Publish the time to every partition: once per loop iteration. */
 void mc_exec_tick(struct mc_exec *x, uint32_t now);
 /* Which partition a key hash belongs to; the same everywhere. */

@@ -56,6 +56,13 @@ static void put_digits(uint8_t *end, uint64_t v)
 	}
 }
 
+uint8_t *mc_fmt_u64_slow(uint8_t *p, uint64_t v)
+{
+	unsigned n = digits_u64(v);
+	put_digits(p + n, v);
+	return p + n;
+}
+
 void mc_out_u64(struct mc_out *o, uint64_t v)
 {
 	unsigned n = digits_u64(v);

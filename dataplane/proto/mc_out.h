@@ -45,6 +45,22 @@ static inline void mc_out_str(struct mc_out *o, const char *s, size_t n)
 /* Literals only: the "" makes anything else a compile error. */
 #define MC_OUT_LIT(o, lit) mc_out_str((o), "" lit, sizeof("" lit) - 1)
 
+/* Write v in decimal at p (room for 20 digits); returns the end. */
+uint8_t *mc_fmt_u64_slow(uint8_t *p, uint64_t v);
+static inline uint8_t *mc_fmt_u64(uint8_t *p, uint64_t v)
+{
+	if (v < 10) { /* flags are nearly always 0 */
+		*p = (uint8_t)('0' + v);
+		return p + 1;
+	}
+	if (v < 100) {
+		p[0] = (uint8_t)('0' + v / 10);
+		p[1] = (uint8_t)('0' + v % 10);
+		return p + 2;
+	}
+	return mc_fmt_u64_slow(p, v);
+}
+
 /* Decimal forms, as memcached prints them. */
 void mc_out_u64(struct mc_out *o, uint64_t v);
 void mc_out_i64(struct mc_out *o, int64_t v);

@@ -68,6 +68,14 @@ bool mc_err_closes(enum mc_err err)
 
 enum mc_cmd mc_cmd_lookup(const char *word, size_t len)
 {
+	/* The two commands that carry nearly all traffic, without the loop
+	 * and its memcmp calls. */
+	if (len == 3 && word[1] == 'e' && word[2] == 't') {
+		if (word[0] == 'g')
+			return MC_CMD_GET;
+		if (word[0] == 's')
+			return MC_CMD_SET;
+	}
 	for (unsigned c = MC_CMD_NONE + 1; c < MC_CMD_COUNT; c++)
 		if (mc_cmd_table[c].name_len == len && memcmp(mc_cmd_table[c].name, word, len) == 0)
 			return (enum mc_cmd)c;
@@ -119,16 +127,58 @@ bool mc_parse_datalen(const struct mc_str *t, uint32_t *out)
 	return true;
 }
 
+/* Whether any byte of w is a control character, space or DEL (<= 0x20 or
+ * 0x7f). Bytes from 0x80 up are allowed, as memcached allows them. */
+static inline bool word_has_bad_key_byte(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t del = w ^ (0x7f * ones);
+	/* exact for "some byte < 0x21" and "some byte == 0" (no false hits) */
+	return (((w - 0x21 * ones) & ~w) | ((del - ones) & ~del)) & highs;
+}
+
+static inline uint64_t load_u64(const char *p)
+{
+	uint64_t w;
+	__builtin_memcpy(&w, p, 8);
+	return w;
+}
+
 bool mc_key_valid(const struct mc_str *k)
 {
-	if (k->len == 0 || k->len > MC_KEY_MAX_LEN)
+	const char *p = k->ptr;
+	size_t n = k->len;
+
+	if (n == 0 || n > MC_KEY_MAX_LEN)
 		return false;
-	for (size_t i = 0; i < k->len; i++) {
-		unsigned char c = (unsigned char)k->ptr[i];
-		if (c <= ' ' || c == 0x7f)
-			return false;
+	if (n >= 16) {
+		/* 16 bytes at a time, the last block overlapping the one before:
+		 * a byte is bad when min(byte, 0x20) == byte or byte == 0x7f */
+		const __m128i sp = _mm_set1_epi8(' '), del = _mm_set1_epi8(0x7f);
+		__m128i bad = _mm_setzero_si128(), v;
+		for (size_t i = 0; i + 16 < n; i += 16) {
+			v = _mm_loadu_si128((const __m128i *)(p + i));
+			bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, sp), v),
+							     _mm_cmpeq_epi8(v, del)));
+		}
+		v = _mm_loadu_si128((const __m128i *)(p + n - 16));
+		bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, sp), v),
+						     _mm_cmpeq_epi8(v, del)));
+		return _mm_movemask_epi8(bad) == 0;
 	}
-	return true;
+	if (n < 8) {
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)p[i];
+			if (c <= ' ' || c == 0x7f)
+				return false;
+		}
+		return true;
+	}
+	/* 8..15 bytes: two words, the second overlapping the first */
+	for (size_t i = 0; i + 8 < n; i += 8)
+		if (word_has_bad_key_byte(load_u64(p + i)))
+			return false;
+	return !word_has_bad_key_byte(load_u64(p + n - 8));
 }
 
 /*
@@ -156,7 +206,8 @@ static inline const void *scan_byte(const void *s, int c, size_t n)
 }
 
 /* Next space-delimited token of [*cur, end); memcached splits on ' ' only. */
-static bool mc_tok_next(const char **cur, const char *end, struct mc_str *t)
+static inline __attribute__((always_inline)) bool mc_tok_next(const char **cur, const char *end,
+								  struct mc_str *t)
 {
 	const char *p = *cur;
 	while (p < end && *p == ' ')
@@ -229,15 +280,22 @@ static enum mc_err mc_parse_retrieval(struct mc_request *req, const char *cur, c
 			return MC_ERR_BAD_EXPTIME;
 		keys = cur;
 	}
-	/* Validate every key now so later batches cannot fail. */
+	/* Validate every key now so later batches cannot fail; the first
+	 * batch is kept on the way, later ones are tokenized again on demand. */
 	uint32_t n = 0;
-	for (cur = keys; mc_tok_next(&cur, end, &t); n++)
+	const char *after_batch = end;
+	for (cur = keys; mc_tok_next(&cur, end, &t); n++) {
 		if (!mc_key_valid(&t))
 			return MC_ERR_BAD_FORMAT;
+		if (n < MC_KEYS_MAX) {
+			req->keys[n] = t;
+			after_batch = cur;
+		}
+	}
 	req->nkeys_total = n;
-	req->key_cursor = keys;
+	req->nkeys = n < MC_KEYS_MAX ? n : MC_KEYS_MAX;
+	req->key_cursor = n > MC_KEYS_MAX ? after_batch : NULL; /* NULL: no more batches */
 	req->line_end = end;
-	mc_request_next_keys(req);
 	return MC_ERR_NONE;
 }
 
@@ -450,6 +508,39 @@ static inline __attribute__((always_inline)) void zero_pieces(void *p, size_t n)
 	memset(c + i, 0, n - i);
 }
 
+/*
+ * "get <key>\r\n" (or "\n"), most of any cache's traffic, without the
+ * general tokenizer. Taken only when the answer is certain: one valid key
+ * after exactly one space, the line within line_max. Anything else (more
+ * keys, extra spaces, a bad key, no terminator yet) goes the general way,
+ * which then gives the same result or the right error.
+ */
+bool mc_parse_get1(const uint8_t *buf, size_t len, const struct mc_parse_limits *lim,
+		   struct mc_str *key_out, size_t *consumed)
+{
+	if (lim == NULL)
+		lim = &mc_limits_default;
+	if (len < 6 || buf[0] != 'g' || buf[1] != 'e' || buf[2] != 't' || buf[3] != ' ')
+		return false;
+	const uint8_t *k = buf + 4, *end = buf + PX_MIN(len, (size_t)4 + MC_KEY_MAX_LEN + 2);
+	const uint8_t *e = mc_scan_key_end(k, end);
+	size_t line_len;
+	if (e == end)
+		return false;
+	if (*e == '\n')
+		line_len = (size_t)(e - buf) + 1;
+	else if (*e == '\r' && e + 1 < end && e[1] == '\n')
+		line_len = (size_t)(e - buf) + 2;
+	else
+		return false;
+	struct mc_str key = { (const char *)k, (size_t)(e - k) };
+	if (line_len > lim->line_max || !mc_key_valid(&key))
+		return false;
+	*key_out = key;
+	*consumed = line_len;
+	return true;
+}
+
 int mc_parse(const uint8_t *buf, size_t len, const struct mc_parse_limits *lim,
 	     struct mc_request *req, size_t *consumed)
 {
@@ -475,6 +566,12 @@ int mc_parse(const uint8_t *buf, size_t len, const struct mc_parse_limits *lim,
 	if (px_unlikely(buf[0] == MC_BINARY_MAGIC)) {
 		*consumed = len;
 		return mc_fail(req, MC_ERR_BINARY_PROTOCOL, 0);
+	}
+	if (mc_parse_get1(buf, len, lim, &req->keys[0], consumed)) {
+		req->cmd = MC_CMD_GET;
+		req->nkeys = req->nkeys_total = 1;
+		req->line_end = req->keys[0].ptr + req->keys[0].len;
+		return MC_PARSE_OK;
 	}
 	int rc = mc_frame_line(buf, len, lim, &line_len);
 	if (rc == MC_PARSE_NEED_MORE)

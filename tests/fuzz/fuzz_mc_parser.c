@@ -71,6 +71,32 @@ static void check_prefix(const uint8_t *buf, size_t len, size_t cut,
 	CHECK(c == (rc == MC_PARSE_ERROR && mc_err_closes(full->err) ? cut : consumed));
 }
 
+/*
+ * The single-get fast path against the protocol's own rule: when it takes
+ * a line, the line is "get " + one key of 1..250 bytes, none of them <= 0x20
+ * or 0x7f, + "\r\n" or "\n"; and mc_parse gives that very request.
+ */
+static void check_get1(const uint8_t *buf, size_t len, const struct mc_parse_limits *lim)
+{
+	struct mc_str key;
+	size_t used;
+	if (!mc_parse_get1(buf, len, lim, &key, &used))
+		return;
+	CHECK(used <= len && used >= 6 && memcmp(buf, "get ", 4) == 0);
+	CHECK((const uint8_t *)key.ptr == buf + 4 && key.len >= 1 && key.len <= MC_KEY_MAX_LEN);
+	for (size_t i = 0; i < key.len; i++)
+		CHECK(buf[4 + i] > ' ' && buf[4 + i] != 0x7f);
+	size_t t = 4 + key.len;
+	CHECK((used == t + 1 && buf[t] == '\n') ||
+	      (used == t + 2 && buf[t] == '\r' && buf[t + 1] == '\n'));
+	CHECK(used <= (lim != NULL ? lim->line_max : MC_LINE_MAX_DEFAULT));
+	struct mc_request req;
+	size_t c;
+	CHECK(mc_parse(buf, len, lim, &req, &c) == MC_PARSE_OK && c == used);
+	CHECK(req.cmd == MC_CMD_GET && req.nkeys == 1 && req.nkeys_total == 1);
+	CHECK(req.keys[0].ptr == key.ptr && req.keys[0].len == key.len);
+}
+
 static void run_stream(const uint8_t *buf, size_t len, const struct mc_parse_limits *lim)
 {
 	size_t off = 0;
@@ -156,11 +182,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mc_parse_limits lim;
 	mc_parse_limits_init(&lim);
 	run_stream(data, size, &lim);
+	check_get1(data, size, &lim);
+	check_get1(data, size, NULL);
 	/* Small limits reach the line and item size checks with short inputs. */
 	lim.line_max = MC_LINE_MAX_MIN;
 	lim.key_line_max = 300;
 	lim.item_size_max = 16;
 	run_stream(data, size, &lim);
+	check_get1(data, size, &lim);
 	run_udp(data, size);
 	run_base64(data, size);
 	return 0;

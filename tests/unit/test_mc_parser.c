@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "proto/mc_parser.h"
+#include "proto/mc_parser_pvt.h"
 #include "mc_session.h"
 
 /* "<prefix><n x c><suffix>" in a malloc'd buffer; *len gets its length. */
@@ -29,6 +30,70 @@ static char *build(const char *prefix, size_t n, char c, const char *suffix, siz
 	memcpy(s + pl + n, suffix, sl + 1);
 	*len = pl + n + sl;
 	return s;
+}
+
+/*
+ * Key validation at every length and every position of a bad byte: the
+ * 8-byte and 16-byte block checks must agree with the byte-wise rule (a key
+ * byte is bad when it is <= 0x20 or 0x7f; 0x80 and up are fine), and the
+ * single-get fast path must agree with mc_parse.
+ */
+static void test_key_bytes_every_length(void **state)
+{
+	static const uint8_t bad[] = { 0x00, 0x01, '\t', 0x1f, ' ', 0x7f };
+	static const uint8_t good[] = { '!', '~', 0x80, 0xa0, 0xfe, 0xff };
+	uint8_t buf[4 + MC_KEY_MAX_LEN + 2];
+	struct mc_request req;
+	struct mc_str key;
+	size_t used;
+	(void)state;
+
+	memcpy(buf, "get ", 4);
+	for (size_t n = 1; n <= MC_KEY_MAX_LEN; n++) {
+		for (size_t i = 0; i < n; i++)
+			buf[4 + i] = good[(i + n) % sizeof(good)];
+		memcpy(buf + 4 + n, "\r\n", 2);
+		assert_true(mc_parse_get1(buf, n + 6, NULL, &key, &used));
+		assert_int_equal(used, n + 6);
+		assert_int_equal(key.len, n);
+		assert_ptr_equal(key.ptr, (const char *)buf + 4);
+		assert_int_equal(mc_parse(buf, n + 6, NULL, &req, &used), MC_PARSE_OK);
+		assert_int_equal(req.cmd, MC_CMD_GET);
+		assert_int_equal(req.nkeys_total, 1);
+		assert_int_equal(req.keys[0].len, n);
+		for (size_t pos = 0; pos < n; pos++) {
+			for (size_t b = 0; b < sizeof(bad); b++) {
+				uint8_t keep = buf[4 + pos];
+				buf[4 + pos] = bad[b];
+				struct mc_str k = { (const char *)buf + 4, n };
+				assert_false(mc_key_valid(&k));
+				/* a space splits the key: two keys (or an empty one), not one */
+				assert_false(mc_parse_get1(buf, n + 6, NULL, &key, &used));
+				buf[4 + pos] = keep;
+			}
+		}
+	}
+	/* one past the limit: a long key, never the fast path */
+	memset(buf + 4, 'k', MC_KEY_MAX_LEN);
+	uint8_t longer[4 + MC_KEY_MAX_LEN + 3];
+	memcpy(longer, buf, 4 + MC_KEY_MAX_LEN);
+	memcpy(longer + 4 + MC_KEY_MAX_LEN, "k\r\n", 3);
+	assert_false(mc_parse_get1(longer, sizeof(longer), NULL, &key, &used));
+	/* no terminator yet, a lone '\r', other commands: not the fast path */
+	assert_false(mc_parse_get1((const uint8_t *)"get abc", 7, NULL, &key, &used));
+	assert_false(mc_parse_get1((const uint8_t *)"get abc\r", 8, NULL, &key, &used));
+	assert_false(mc_parse_get1((const uint8_t *)"get abc\rx\n", 10, NULL, &key, &used));
+	assert_false(mc_parse_get1((const uint8_t *)"gets abc\r\n", 10, NULL, &key, &used));
+	assert_false(mc_parse_get1((const uint8_t *)"get  abc\r\n", 10, NULL, &key, &used));
+	assert_true(mc_parse_get1((const uint8_t *)"get abc\nget x\r\n", 15, NULL, &key, &used));
+	assert_int_equal(used, 8);
+	/* a line longer than line_max is the general parser's to judge */
+	struct mc_parse_limits lim;
+	mc_parse_limits_init(&lim);
+	lim.line_max = MC_LINE_MAX_MIN;
+	memset(buf + 4, 'k', 200);
+	memcpy(buf + 204, "\r\n", 2);
+	assert_false(mc_parse_get1(buf, 206, &lim, &key, &used));
 }
 
 static void test_get(void **state)
@@ -476,6 +541,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_get),
+		cmocka_unit_test(test_key_bytes_every_length),
 		cmocka_unit_test(test_get_key_limits),
 		cmocka_unit_test(test_get_many_keys),
 		cmocka_unit_test(test_get_long_line),
