@@ -51,17 +51,22 @@ struct dp_counters {
  * segments produced so far. The first segment is the request mbuf itself,
  * whose headers become the reply's.
  */
+/* Where a UDP reply goes, from the request's headers. */
+struct dp_peer {
+	struct rte_ether_addr mac;
+	uint16_t port;             /* network order */
+	uint32_t ip;               /* network order */
+	uint16_t dst_port;         /* UDP port the client sent to (reply source), host order */
+	uint16_t req_id;           /* memcached frame's request id */
+};
+
 struct dp_cont {
 	struct rte_mbuf *req;      /* request mbuf: reply segment 0 */
 	struct rte_mbuf *tail;     /* last reply segment */
 	uint32_t nseg;
-	uint16_t req_id;
 	uint16_t pay_len;
 	uint16_t pay_off;          /* next request starts here */
-	uint16_t dst_port;         /* UDP port the client sent to (reply source) */
-	uint16_t client_port;      /* network order */
-	uint32_t client_ip;        /* network order */
-	struct rte_ether_addr client_mac;
+	struct dp_peer peer;
 	uint64_t flush_done;
 	bool no_reply;             /* deferred work for another owner: no client */
 	uint8_t pay[DP_UDP_REQ_MAX];
@@ -116,6 +121,14 @@ struct dp_wal {
 	struct dp_wal_held hold[DP_WAL_HOLD];
 };
 
+/* A received datagram's first key, found and hashed by the burst prefetch:
+ * klen 0 when there is none; koff is its offset in the memcached payload. */
+struct dp_hint {
+	uint64_t hash;
+	uint16_t koff;
+	uint16_t klen;
+};
+
 struct dp_lcore {
 	unsigned idx;              /* dataplane index = partition = RX/TX queue */
 	unsigned lcore_id;
@@ -125,13 +138,13 @@ struct dp_lcore {
 	unsigned ntx;
 	uint64_t idle_since;       /* tsc of the first empty poll in a row, 0 if busy */
 	uint64_t sleep_us;
+	int wait_fd;               /* the RX queue's kernel socket to ppoll() when idle, or -1 */
 	uint64_t last_tick;
 	struct dp_fault fault;
 	struct dp_counters c;
 	uint64_t applied_gen;      /* last dp->cmd_gen applied to the own partition */
 	/* burst prefetch: each RX packet's first-key hash, reused by the executor */
-	uint64_t hint_hash[DP_BURST * 4];
-	bool hint_ok[DP_BURST * 4];
+	struct dp_hint hint[DP_BURST * 4];
 	unsigned burst_pos;        /* index of the packet being run in this burst */
 	uint64_t lat_count;
 	uint64_t lat_sum_ns;
@@ -219,6 +232,10 @@ int dp_setup(struct dp *dp);
 void dp_print_counters(const struct dp *dp);
 /* lcore.c */
 int dp_lcore_main(void *arg);
+/* One received burst run to completion (replies queued for TX), and the TX
+ * of what is queued: the loop's steps, for benchmarks that drive them. */
+void dp_lcore_input(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n);
+void dp_lcore_tx_flush(struct dp_lcore *lc);
 void dp_tx(struct dp_lcore *lc, struct rte_mbuf *m);
 /* net.c: one received frame; consumes m. */
 void dp_net_input(struct dp_lcore *lc, struct rte_mbuf *m);
@@ -230,7 +247,10 @@ void dp_mc_defer(void *ctx, unsigned part, const char *req, size_t len);
 /* A continuation held for fsync (sync mode): send it (to < 0) or forward it. */
 void dp_mc_release(struct dp_lcore *lc, struct dp_cont *c, int to);
 /* Prefetch buckets, then items, for the first key of every request in a burst. */
-void dp_mc_prefetch(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n);
+/* Burst prefetch of received frame i: find and hash its first key, prefetch
+ * its bucket (dp_mc_hint), then the item the bucket points to (_item). */
+void dp_mc_hint(struct dp_lcore *lc, struct rte_mbuf *m, unsigned i);
+void dp_mc_hint_item(struct dp_lcore *lc, unsigned i);
 /* Finish a reply datagram set: headers for every segment, then TX. */
 void dp_udp_reply_send(struct dp_lcore *lc, struct dp_cont *c);
 /* tcp_mc.c: memcached over each lcore's TCP stack */

@@ -8,6 +8,7 @@
  * sleeps in doubling steps up to idle_sleep_max_us, so the appliance can
  * share a small machine. No locks, no allocation, no syscalls while busy.
  */
+#include <poll.h>
 #include <sys/prctl.h>
 #include <time.h>
 
@@ -58,6 +59,55 @@ static void tx_flush(struct dp_lcore *lc)
 		lc->c.tx_bytes -= lc->tx[i]->pkt_len;
 		rte_pktmbuf_free(lc->tx[i]);
 	}
+}
+
+/*
+ * The burst runs as a pipeline over a sliding window: packet lines of frame
+ * i + 3 * LAG, key hash and bucket of i + 2 * LAG, item of i + LAG, then run
+ * frame i. Each stage's miss overlaps the work of the frames in between,
+ * and no more misses are in flight at once than the core can track (a
+ * prefetch that finds every miss buffer busy stalls like a load).
+ */
+#define DP_PREFETCH_LAG 8
+
+static inline void prefetch_frame(struct rte_mbuf *m)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	rte_prefetch0(d);
+	rte_prefetch0(d + RTE_CACHE_LINE_SIZE);
+}
+
+void dp_lcore_input(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
+{
+	const unsigned lag = DP_PREFETCH_LAG;
+
+	if (n == 0)
+		return;
+	/* mbufs first: the PMD just wrote their first line on most ports; the
+	 * second holds next and the TX offload lengths */
+	for (unsigned i = 0; i < n; i++) {
+		rte_prefetch0(pkts[i]);
+		rte_prefetch0(&pkts[i]->cacheline1);
+	}
+	for (unsigned i = 0; i < n + 3 * lag; i++) {
+		if (i < n)
+			prefetch_frame(pkts[i]);
+		if (i >= lag && i - lag < n)
+			dp_mc_hint(lc, pkts[i - lag], i - lag);
+		if (i >= 2 * lag && i - 2 * lag < n)
+			dp_mc_hint_item(lc, i - 2 * lag);
+		if (i >= 3 * lag) {
+			unsigned j = i - 3 * lag;
+			lc->burst_pos = j;
+			dp_net_input(lc, pkts[j]);
+		}
+	}
+}
+
+void dp_lcore_tx_flush(struct dp_lcore *lc)
+{
+	if (lc->ntx)
+		tx_flush(lc);
 }
 
 static unsigned drain_forwarded(struct dp_lcore *lc)
@@ -125,10 +175,26 @@ static void idle(struct dp_lcore *lc, uint64_t now_tsc)
 		rte_pause();
 		return;
 	}
+	lc->c.sleeps++;
+	if (lc->wait_fd >= 0 && lc->dp->nlcores == 1) {
+		/* A frame wakes the lcore: sleep up to the next tick (timers,
+		 * control plane). With several lcores the forwarding rings have
+		 * no such wakeup, so the sleeps below stay short and growing. */
+		uint64_t tick = lc->dp->tsc_hz / 1000, since = now_tsc - lc->last_tick;
+		uint64_t us = since >= tick ? 1 : (tick - since) * 1000000 / lc->dp->tsc_hz + 1;
+		struct timespec ts = { .tv_nsec = (long)RTE_MIN(us, max) * 1000 };
+		struct pollfd p = { .fd = lc->wait_fd, .events = POLLIN };
+		ppoll(&p, 1, &ts, NULL);
+		return;
+	}
 	lc->sleep_us = lc->sleep_us ? RTE_MIN(lc->sleep_us * 2, max) : 1;
 	struct timespec ts = { .tv_nsec = (long)lc->sleep_us * 1000 };
-	nanosleep(&ts, NULL);
-	lc->c.sleeps++;
+	if (lc->wait_fd >= 0) {
+		struct pollfd p = { .fd = lc->wait_fd, .events = POLLIN };
+		ppoll(&p, 1, &ts, NULL);
+	} else {
+		nanosleep(&ts, NULL);
+	}
 }
 
 /*
@@ -164,14 +230,7 @@ int dp_lcore_main(void *arg)
 		unsigned n = rte_eth_rx_burst(dp->port, (uint16_t)lc->idx, pkts, DP_BURST);
 		if (unlikely(lc->fault.on))
 			n = dp_fault_rx(lc, pkts, n, RTE_DIM(pkts));
-		/* packet -> bucket -> item prefetch across the burst, then run each */
-		for (unsigned i = 0; i < n; i++)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-		dp_mc_prefetch(lc, pkts, n);
-		for (unsigned i = 0; i < n; i++) {
-			lc->burst_pos = i;
-			dp_net_input(lc, pkts[i]);
-		}
+		dp_lcore_input(lc, pkts, n);
 		unsigned fwd = dp->nlcores > 1 ? drain_forwarded(lc) : 0;
 		if (dp->wal_mode != 0)
 			fwd += dp_wal_poll(lc); /* replay records, replies released by fsync */

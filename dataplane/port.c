@@ -6,7 +6,12 @@
  * ports base+p to queue p with rte_flow where the PMD supports it (else the
  * lcores forward in software). Errors name the port and what it lacks.
  */
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <linux/if_packet.h>
 
 #include <rte_ethdev.h>
 #include <rte_flow.h>
@@ -15,6 +20,66 @@
 
 #define RX_DESC 1024
 #define TX_DESC 1024
+
+#ifndef AF_XDP
+#define AF_XDP 44
+#endif
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/*
+ * The kernel socket behind each RX queue of an AF_XDP or AF_PACKET port,
+ * so an idle lcore can sleep in ppoll() on it and wake when a frame
+ * arrives instead of at the end of a fixed sleep. The PMDs do not hand the
+ * sockets out, but each opens one per queue, in queue order, and nothing
+ * else in pollux-dp opens sockets of those families: the port's sockets are
+ * this process's sockets of its family (for AF_PACKET, bound to its
+ * interface), lowest descriptor first. Any doubt (another count than the
+ * queues) leaves every lc->wait_fd at -1: fixed sleeps, as before.
+ */
+static void find_wait_fds(struct dp *dp, const struct rte_eth_dev_info *info)
+{
+	int fds[DP_LCORES_MAX + 1], nfds = 0, family;
+	DIR *d;
+	struct dirent *e;
+
+	for (unsigned i = 0; i < dp->nlcores; i++)
+		dp->lc[i]->wait_fd = -1;
+	if (info->driver_name == NULL)
+		return;
+	if (strcmp(info->driver_name, "net_af_xdp") == 0)
+		family = AF_XDP;
+	else if (strcmp(info->driver_name, "net_af_packet") == 0)
+		family = AF_PACKET;
+	else
+		return;
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL && nfds <= DP_LCORES_MAX) {
+		int fd = atoi(e->d_name), dom;
+		socklen_t dl = sizeof(dom);
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(d) ||
+		    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &dl) != 0 || dom != family)
+			continue;
+		if (family == AF_PACKET) {
+			struct sockaddr_ll sa;
+			socklen_t sl = sizeof(sa);
+			if (getsockname(fd, (struct sockaddr *)&sa, &sl) != 0 ||
+			    (unsigned)sa.sll_ifindex != info->if_index)
+				continue;
+		}
+		fds[nfds++] = fd;
+	}
+	closedir(d);
+	if (nfds != (int)dp->nlcores)
+		return;
+	qsort(fds, (size_t)nfds, sizeof(int), cmp_int);
+	for (int i = 0; i < nfds; i++)
+		dp->lc[i]->wait_fd = fds[i];
+}
 
 int dp_port_init(struct dp *dp)
 {
@@ -91,9 +156,11 @@ int dp_port_init(struct dp *dp)
 		return -1;
 	}
 	rte_eth_macaddr_get(dp->port, &dp->mac);
+	find_wait_fds(dp, &info);
 	printf("pollux-dp: port %s up, %u queue pair(s), mac " RTE_ETHER_ADDR_PRT_FMT
-	       ", checksums in %s\n",
-	       name, q, RTE_ETHER_ADDR_BYTES(&dp->mac), dp->tx_cksum ? "hardware" : "software");
+	       ", checksums in %s, idle lcores sleep %s\n",
+	       name, q, RTE_ETHER_ADDR_BYTES(&dp->mac), dp->tx_cksum ? "hardware" : "software",
+	       dp->lc[0]->wait_fd >= 0 ? "until a frame arrives" : "for fixed steps");
 	return 0;
 }
 

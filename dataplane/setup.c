@@ -98,6 +98,7 @@ int dp_setup(struct dp *dp)
 		struct dp_lcore *lc = dp->lc[i];
 		lc->idx = i;
 		lc->dp = dp;
+		lc->wait_fd = -1;
 		mc_exec_init(&lc->x, &xc, dp->parts, n, &dp->info);
 		lc->x.owned = 1ULL << i;
 		lc->x.rbuf = lc->rbuf;

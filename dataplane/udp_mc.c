@@ -11,6 +11,8 @@
  */
 #include <stddef.h>
 
+#include <emmintrin.h>
+
 #include <rte_ip.h>
 #include <rte_udp.h>
 
@@ -155,9 +157,9 @@ void dp_mc_release(struct dp_lcore *lc, struct dp_cont *c, int to)
 
 /*
  * The first key of a memcached payload: the word after the command word.
- * No validation beyond bounds; the real parse comes later. Used on the frame
- * (prefetch) and on the continuation's copy (hash hint) alike, so both find
- * the same bytes.
+ * No validation beyond bounds; the real parse comes later. Found once per
+ * datagram, on the frame (burst prefetch); the continuation's copy of the
+ * payload has the key at the same offset.
  */
 static bool first_key(const uint8_t *c, const uint8_t *end, const uint8_t **key, uint32_t *klen)
 {
@@ -166,14 +168,107 @@ static bool first_key(const uint8_t *c, const uint8_t *end, const uint8_t **key,
 		sp++;
 	if (sp == stop)
 		return false;
-	const uint8_t *k = sp + 1, *e = k;
-	while (e < end && e - k <= TBL_KEY_MAX && *e != ' ' && *e != '\r' && *e != '\n')
-		e++;
+	const uint8_t *k = sp + 1;
+	const uint8_t *e = mc_scan_key_end(k, RTE_MIN(end, k + TBL_KEY_MAX + 1));
 	if (e == k || e - k > TBL_KEY_MAX)
 		return false;
 	*key = k;
 	*klen = (uint32_t)(e - k);
 	return true;
+}
+
+/*
+ * The payload into the continuation, in whole 16-byte blocks when the
+ * frame's buffer extends that far (it nearly always does): the parser then
+ * reads it back in 16-byte loads that each match one store. memcpy's two
+ * overlapping stores for 16..31 bytes would make the first load wait for
+ * both to retire (a store-forwarding stall on every request).
+ */
+static inline void copy_payload(uint8_t *dst, const uint8_t *src, uint16_t len,
+				const struct rte_mbuf *m)
+{
+	size_t n = RTE_ALIGN_CEIL(len, 16u);
+	const uint8_t *buf_end = (const uint8_t *)m->buf_addr + m->buf_len;
+
+	if (n > DP_UDP_REQ_MAX || src + n > buf_end) {
+		memcpy(dst, src, len);
+		return;
+	}
+	for (size_t i = 0; i < n; i += 16)
+		_mm_storeu_si128((__m128i *)(dst + i), _mm_loadu_si128((const __m128i *)(src + i)));
+}
+
+static void seg_headers(struct dp_lcore *lc, const struct dp_peer *peer, uint32_t total,
+			struct rte_mbuf *m, uint16_t seq);
+
+/*
+ * A datagram that is exactly one "get <key>": no continuation, no payload
+ * copy. The reply is written over the request in the same mbuf (the key is
+ * only read before the first reply byte is written: the lookup comes
+ * first). Only a reply longer than one datagram takes a continuation, at
+ * its first segment flush, and leaves as run() would send it.
+ */
+struct get1_out {
+	struct seg_out so;         /* so.c is NULL until a second segment is needed */
+	struct rte_mbuf *m;
+	const struct dp_peer *peer;
+};
+
+static int get1_flush(struct mc_out *o)
+{
+	struct get1_out *g = (struct get1_out *)o;
+	struct dp_cont *c;
+
+	if (g->so.c == NULL) {
+		if (rte_mempool_get(g->so.lc->dp->cont_pool, (void **)&c) != 0) {
+			g->so.lc->c.drop_nomem++;
+			return -ENOMEM;
+		}
+		c->req = c->tail = g->m;
+		c->nseg = 1;
+		c->peer = *g->peer;
+		c->pay_len = c->pay_off = 0;
+		c->flush_done = 0;
+		c->no_reply = false;
+		g->so.c = c;
+	}
+	return seg_flush(o);
+}
+
+static void get1(struct dp_lcore *lc, struct rte_mbuf *m, const struct dp_peer *peer,
+		 const uint8_t *pay, const struct mc_str *key)
+{
+	const struct dp_hint *hint = &lc->hint[lc->burst_pos];
+	struct get1_out g = {
+		.so = { .lc = lc, .c = NULL,
+			.o = { .buf = rte_pktmbuf_mtod_offset(m, uint8_t *, DP_HDR_ROOM),
+			       .cap = DP_SEG_PAYLOAD, .flush = get1_flush } },
+		.m = m, .peer = peer,
+	};
+
+	if (hint->klen != 0) {
+		lc->x.hint_key = pay + hint->koff;
+		lc->x.hint_klen = hint->klen;
+		lc->x.hint_hash = hint->hash;
+	}
+	mc_exec_get1(&lc->x, key, &g.so.o);
+	lc->x.hint_key = NULL;
+	if (g.so.c != NULL) {
+		out_close(&g.so);
+		if (g.so.o.failed)
+			cont_free(lc, g.so.c);
+		else
+			dp_udp_reply_send(lc, g.so.c);
+		return;
+	}
+	if (g.so.o.failed) { /* no continuation for a second segment */
+		rte_pktmbuf_free(m);
+		return;
+	}
+	m->data_len = (uint16_t)(DP_HDR_ROOM + g.so.o.len);
+	seg_headers(lc, peer, 1, m, 0);
+	dp_tx(lc, m);
+	lc->c.udp_replies++;
 }
 
 void dp_mc_datagram(struct dp_lcore *lc, struct rte_mbuf *m, uint16_t dst_port,
@@ -187,45 +282,52 @@ void dp_mc_datagram(struct dp_lcore *lc, struct rte_mbuf *m, uint16_t dst_port,
 		rte_pktmbuf_free(m);
 		return;
 	}
+	/* The reply's addresses, from the headers at the mbuf's front. */
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
+	const struct rte_udp_hdr *udp =
+		(const struct rte_udp_hdr *)((const uint8_t *)ip + (ip->version_ihl & 0xf) * 4);
+	struct dp_peer peer = { .mac = eth->src_addr, .port = udp->src_port, .ip = ip->src_addr,
+				.dst_port = dst_port, .req_id = h.req_id };
+	const uint8_t *pay = dgram + MC_UDP_HDR_LEN;
+	uint16_t pay_len = (uint16_t)(len - MC_UDP_HDR_LEN);
+	struct mc_str key;
+	size_t used;
+	if (mc_parse_get1(pay, pay_len, &lc->x.cfg.limits, &key, &used) && used == pay_len) {
+		get1(lc, m, &peer, pay, &key);
+		return;
+	}
 	if (rte_mempool_get(lc->dp->cont_pool, (void **)&c) != 0) {
 		lc->c.drop_nomem++;
 		rte_pktmbuf_free(m);
 		return;
 	}
-	/* The reply's addresses: kept in the headers at the mbuf's front. */
-	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
-	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((uint8_t *)ip + (ip->version_ihl & 0xf) * 4);
-	c->client_mac = eth->src_addr;
-	c->client_ip = ip->src_addr;
-	c->client_port = udp->src_port;
-	c->dst_port = dst_port;
-	c->req_id = h.req_id;
-	c->pay_len = (uint16_t)(len - MC_UDP_HDR_LEN);
+	c->peer = peer;
+	c->pay_len = pay_len;
 	c->pay_off = 0;
 	c->flush_done = 0;
 	c->no_reply = false;
-	memcpy(c->pay, dgram + MC_UDP_HDR_LEN, c->pay_len);
+	copy_payload(c->pay, pay, pay_len, m);
 	c->req = c->tail = m;
 	c->nseg = 1;
-	m->next = NULL;
+	/* one segment (dp_net_input checked), so m->next is already NULL */
 	m->data_len = DP_HDR_ROOM;
 	m->ol_flags = 0;
 	/* The burst prefetch hashed this datagram's first key: hand the hash on.
 	 * Only for this run: the continuation's memory is reused afterwards. */
-	const uint8_t *k;
-	uint32_t kl;
-	if (lc->hint_ok[lc->burst_pos] && first_key(c->pay, c->pay + c->pay_len, &k, &kl)) {
-		lc->x.hint_key = k;
-		lc->x.hint_klen = kl;
-		lc->x.hint_hash = lc->hint_hash[lc->burst_pos];
+	const struct dp_hint *hint = &lc->hint[lc->burst_pos];
+	if (hint->klen != 0 && hint->koff + hint->klen <= c->pay_len) {
+		lc->x.hint_key = c->pay + hint->koff;
+		lc->x.hint_klen = hint->klen;
+		lc->x.hint_hash = hint->hash;
 	}
 	run(lc, c);
 	lc->x.hint_key = NULL;
 }
 
-/* The first key of a frame that looks like a memcached datagram. */
-static bool peek_key(struct rte_mbuf *m, const uint8_t **key, uint32_t *klen)
+/* The first key of a frame that looks like a memcached datagram, and where
+ * its payload starts. */
+static bool peek_key(struct rte_mbuf *m, const uint8_t **pay, const uint8_t **key, uint32_t *klen)
 {
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint16_t len = rte_pktmbuf_data_len(m);
@@ -237,27 +339,32 @@ static bool peek_key(struct rte_mbuf *m, const uint8_t **key, uint32_t *klen)
 	unsigned off = RTE_ETHER_HDR_LEN + (ip->version_ihl & 0xf) * 4u + 8 + 8;
 	if (ip->next_proto_id != IPPROTO_UDP || off + 6 > len)
 		return false;
+	*pay = p + off;
 	return first_key(p + off, p + len, key, klen);
 }
 
-void dp_mc_prefetch(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
+void dp_mc_hint(struct dp_lcore *lc, struct rte_mbuf *m, unsigned i)
 {
 	struct dp *dp = lc->dp;
-	uint64_t *h = lc->hint_hash;
-	bool *ok = lc->hint_ok;
+	struct dp_hint *h = &lc->hint[i];
+	const uint8_t *pay, *k;
+	uint32_t kl;
 
-	for (unsigned i = 0; i < n; i++) {
-		const uint8_t *k;
-		uint32_t kl;
-		ok[i] = peek_key(pkts[i], &k, &kl);
-		if (!ok[i])
-			continue;
-		h[i] = tbl_hash(k, kl, dp->set.hash_seed);
-		tbl_prefetch_bucket(dp->parts[mc_exec_part_of(h[i], dp->nlcores)], h[i]);
-	}
-	for (unsigned i = 0; i < n; i++)
-		if (ok[i])
-			tbl_prefetch_item(dp->parts[mc_exec_part_of(h[i], dp->nlcores)], h[i]);
+	h->klen = 0;
+	if (!peek_key(m, &pay, &k, &kl))
+		return;
+	h->klen = (uint16_t)kl;
+	h->koff = (uint16_t)(k - pay);
+	h->hash = tbl_hash(k, kl, dp->set.hash_seed);
+	tbl_prefetch_bucket(dp->parts[mc_exec_part_of(h->hash, dp->nlcores)], h->hash);
+}
+
+void dp_mc_hint_item(struct dp_lcore *lc, unsigned i)
+{
+	const struct dp_hint *h = &lc->hint[i];
+
+	if (h->klen != 0)
+		tbl_prefetch_item(lc->dp->parts[mc_exec_part_of(h->hash, lc->dp->nlcores)], h->hash);
 }
 
 void dp_mc_resume(struct dp_lcore *lc, struct dp_cont *c)
@@ -266,8 +373,9 @@ void dp_mc_resume(struct dp_lcore *lc, struct dp_cont *c)
 	run(lc, c);
 }
 
-/* Write eth/ipv4/udp/frame headers into segment m of reply c, seq-th of total. */
-static void seg_headers(struct dp_lcore *lc, struct dp_cont *c, struct rte_mbuf *m, uint16_t seq)
+/* Write eth/ipv4/udp/frame headers into segment m of a reply to peer, seq-th of total. */
+static void seg_headers(struct dp_lcore *lc, const struct dp_peer *peer, uint32_t total,
+			struct rte_mbuf *m, uint16_t seq)
 {
 	struct dp *dp = lc->dp;
 	uint16_t plen = (uint16_t)(m->data_len - DP_HDR_ROOM);
@@ -275,9 +383,9 @@ static void seg_headers(struct dp_lcore *lc, struct dp_cont *c, struct rte_mbuf 
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
 	uint8_t *frame = (uint8_t *)(udp + 1);
-	struct mc_udp_hdr h = { .req_id = c->req_id, .seq = seq, .total = (uint16_t)c->nseg };
+	struct mc_udp_hdr h = { .req_id = peer->req_id, .seq = seq, .total = (uint16_t)total };
 
-	eth->dst_addr = c->client_mac;
+	eth->dst_addr = peer->mac;
 	eth->src_addr = dp->mac;
 	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
@@ -289,9 +397,9 @@ static void seg_headers(struct dp_lcore *lc, struct dp_cont *c, struct rte_mbuf 
 	ip->next_proto_id = IPPROTO_UDP;
 	ip->hdr_checksum = 0;
 	ip->src_addr = dp->ip;
-	ip->dst_addr = c->client_ip;
-	udp->src_port = rte_cpu_to_be_16(c->dst_port);
-	udp->dst_port = c->client_port;
+	ip->dst_addr = peer->ip;
+	udp->src_port = rte_cpu_to_be_16(peer->dst_port);
+	udp->dst_port = peer->port;
 	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*udp) + 8 + plen));
 	udp->dgram_cksum = 0;
 	mc_udp_hdr_write(frame, &h);
@@ -343,12 +451,17 @@ void dp_udp_reply_send(struct dp_lcore *lc, struct dp_cont *c)
 		cont_free(lc, c);
 		return;
 	}
-	for (uint16_t seq = 0; m != NULL; seq++) {
-		struct rte_mbuf *n = m->next;
-		m->next = NULL;
-		seg_headers(lc, c, m, seq);
+	if (c->nseg == 1) {
+		seg_headers(lc, &c->peer, 1, m, 0); /* no chain: leave the mbuf's second line alone */
 		dp_tx(lc, m);
-		m = n;
+	} else {
+		for (uint16_t seq = 0; m != NULL; seq++) {
+			struct rte_mbuf *n = m->next;
+			m->next = NULL;
+			seg_headers(lc, &c->peer, c->nseg, m, seq);
+			dp_tx(lc, m);
+			m = n;
+		}
 	}
 	lc->c.udp_replies++;
 	rte_mempool_put(lc->dp->cont_pool, c);

@@ -148,8 +148,11 @@ void dp_net_input(struct dp_lcore *lc, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	/* Trim Ethernet padding: the IP length is authoritative from here on. */
-	rte_pktmbuf_trim(m, (uint16_t)(len - sizeof(*eth) - ip_len));
+	/* Trim Ethernet padding: the IP length is authoritative from here on.
+	 * One segment (checked above), so no walk to the last one. */
+	uint16_t pad = (uint16_t)(len - sizeof(*eth) - ip_len);
+	m->data_len = (uint16_t)(m->data_len - pad);
+	m->pkt_len -= pad;
 	if (ip->next_proto_id == IPPROTO_TCP && lc->tcp != NULL && ip_len >= ihl + 20 &&
 	    ((const struct rte_tcp_hdr *)((uint8_t *)ip + ihl))->dst_port ==
 		    rte_cpu_to_be_16(lc->dp->tcp_port))
