@@ -16,6 +16,7 @@
 #   PMD=af_packet     pollux-dp's driver (auto, af_xdp or af_packet)
 #   ROWS="1x16 4x16"  connections x depth per row (default "16x1 4x16")
 #   KEEP=DIR          keep each row's pollux-bench JSON and pollux-dp log in DIR
+#   PX_SETTINGS="k=v ..."  further pollux-dp settings (e.g. idle_spin_us=5)
 #   SERVER_CPU=N CLIENT_CPU=M   CPUs the servers and the client are pinned to
 #                     (default: the last and the first CPU this script may use;
 #                     no pinning with one CPU). pollux-dp puts its lcore on the
@@ -125,7 +126,7 @@ for row in $ROWS; do
 	# A region path of its own that never exists: it must not attach to the
 	# pollux-cp of a running appliance (the default /dev/shm/pollux).
 	ip netns exec "$SRV" "${SRV_PIN[@]}" "$BUILD/pollux-dp" iface="$VS" ip="$IP_S" lcores=1 mem_mb=256 \
-		pmd="$PMD" hugepages="$HUGE" shm_path="$OUT/no-region" >"$OUT/px-$row.log" 2>&1 &
+		pmd="$PMD" hugepages="$HUGE" shm_path="$OUT/no-region" ${PX_SETTINGS:-} >"$OUT/px-$row.log" 2>&1 &
 	SERVER_PID=$!
 	for _ in $(seq 100); do grep -q "ready:" "$OUT/px-$row.log" && break; sleep 0.1; done
 	if ! grep -q "ready:" "$OUT/px-$row.log"; then
