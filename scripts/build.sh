@@ -20,9 +20,14 @@ case $flavour in
 esac
 mkdir -p build
 log=build/$flavour.log
-reconf=()
-[ -f "$dir/build.ninja" ] && reconf=(--reconfigure)
-if ! meson setup "${reconf[@]}" "$dir" "${opts[@]}" >"$log" 2>&1 || ! ninja -C "$dir" >>"$log" 2>&1; then
+# An existing build directory takes the options through meson configure:
+# `meson setup --reconfigure` keeps some of the old ones (b_lto among them).
+if [ -f "$dir/build.ninja" ]; then
+  configure=(meson configure "$dir" "${opts[@]}")
+else
+  configure=(meson setup "$dir" "${opts[@]}")
+fi
+if ! "${configure[@]}" >"$log" 2>&1 || ! ninja -C "$dir" >>"$log" 2>&1; then
   grep -E "error|ERROR|FAILED" "$log" | head -40 >&2
   echo "build: $flavour failed, full log in $log" >&2
   exit 1

@@ -109,7 +109,7 @@ static void out_value(struct mc_out *out, const struct tbl_item *it, bool cas)
 		uint8_t *p = out->buf + out->len, *p0 = p;
 		memcpy(p, "VALUE ", 6);
 		p += 6;
-		memcpy(p, it->key, it->klen);
+		mc_copy(p, it->key, it->klen);
 		p += it->klen;
 		*p++ = ' ';
 		p = mc_fmt_u64(p, it->flags);

@@ -515,6 +515,23 @@ static inline __attribute__((always_inline)) void zero_pieces(void *p, size_t n)
  * keys, extra spaces, a bad key, no terminator yet) goes the general way,
  * which then gives the same result or the right error.
  */
+/* First byte in [p, end) that no key may hold (<= 0x20 or 0x7f), or end. */
+static inline const uint8_t *scan_key_stop(const uint8_t *p, const uint8_t *end)
+{
+	const __m128i sp = _mm_set1_epi8(' '), del = _mm_set1_epi8(0x7f);
+
+	for (; end - p >= 16; p += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+			_mm_cmpeq_epi8(_mm_min_epu8(v, sp), v), _mm_cmpeq_epi8(v, del)));
+		if (m != 0)
+			return p + __builtin_ctz(m);
+	}
+	while (p < end && *p > ' ' && *p != 0x7f)
+		p++;
+	return p;
+}
+
 bool mc_parse_get1(const uint8_t *buf, size_t len, const struct mc_parse_limits *lim,
 		   struct mc_str *key_out, size_t *consumed)
 {
@@ -522,10 +539,12 @@ bool mc_parse_get1(const uint8_t *buf, size_t len, const struct mc_parse_limits 
 		lim = &mc_limits_default;
 	if (len < 6 || buf[0] != 'g' || buf[1] != 'e' || buf[2] != 't' || buf[3] != ' ')
 		return false;
+	/* One pass: the first byte a key may not hold (<= 0x20 or 0x7f) ends
+	 * the key, and must be the line's end for this path. */
 	const uint8_t *k = buf + 4, *end = buf + PX_MIN(len, (size_t)4 + MC_KEY_MAX_LEN + 2);
-	const uint8_t *e = mc_scan_key_end(k, end);
+	const uint8_t *e = scan_key_stop(k, end);
 	size_t line_len;
-	if (e == end)
+	if (e == end || e == k || e - k > MC_KEY_MAX_LEN)
 		return false;
 	if (*e == '\n')
 		line_len = (size_t)(e - buf) + 1;
@@ -534,7 +553,7 @@ bool mc_parse_get1(const uint8_t *buf, size_t len, const struct mc_parse_limits 
 	else
 		return false;
 	struct mc_str key = { (const char *)k, (size_t)(e - k) };
-	if (line_len > lim->line_max || !mc_key_valid(&key))
+	if (line_len > lim->line_max)
 		return false;
 	*key_out = key;
 	*consumed = line_len;
