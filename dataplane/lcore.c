@@ -188,7 +188,9 @@ static void idle(struct dp_lcore *lc, uint64_t now_tsc)
 		return;
 	}
 	lc->sleep_us = lc->sleep_us ? RTE_MIN(lc->sleep_us * 2, max) : 1;
-	struct timespec ts = { .tv_nsec = (long)lc->sleep_us * 1000 };
+	/* idle_sleep_max_us goes up to a whole second: tv_nsec must stay below one */
+	struct timespec ts = { .tv_sec = (time_t)(lc->sleep_us / 1000000),
+			       .tv_nsec = (long)(lc->sleep_us % 1000000) * 1000 };
 	if (lc->wait_fd >= 0) {
 		struct pollfd p = { .fd = lc->wait_fd, .events = POLLIN };
 		ppoll(&p, 1, &ts, NULL);

@@ -1108,6 +1108,42 @@ def fault_load(net, n_ops, ports, seed, window=16, attempt_timeout=0.25, deadlin
     return stats
 
 
+class TestIdleWake:
+    """An idle lcore sleeps in ppoll() on its RX queue's kernel socket, so a
+    frame wakes it at once. With sleeps allowed to grow to a second, each
+    request after an idle spell must still be answered in milliseconds;
+    with fixed sleeps each would wait up to a second, and all five under
+    200 ms would have odds of 0.2^5. One lcore takes AF_XDP on a veth with
+    hugepages (AF_PACKET without), two take AF_PACKET."""
+
+    @pytest.fixture(scope="class", params=[1, 2])
+    def sleepy(self, request):
+        n = request.param
+        net = start(n, ["lcores=%d" % n, "idle_spin_us=0", "idle_sleep_max_us=1000000"]
+                    + SETTINGS)
+        yield net
+        finish(net)
+
+    def test_frame_wakes_idle_lcore(self, sleepy):
+        port_line = next(l for l in sleepy.dp.lines if "queue pair(s)" in l)
+        assert "idle lcores sleep until a frame arrives" in port_line, port_line
+        mc = Mc(sleepy)
+        try:
+            mc.alive()
+            assert mc.request(b"set wake 0 0 2\r\nhi\r\n") == b"STORED\r\n"
+            rtts = []
+            for _ in range(5):
+                time.sleep(1.2)  # long enough for the sleeps to grow past 200 ms
+                t = time.monotonic()
+                assert mc.request(b"get wake\r\n") == b"VALUE wake 0 2\r\nhi\r\nEND\r\n"
+                rtts.append(time.monotonic() - t)
+            assert max(rtts) < 0.2, "round trips after idle spells: %r" % rtts
+        finally:
+            mc.close()
+        res = check_clean_stop(sleepy)
+        assert sum(c.get("sleeps", 0) for c in res.counters.values()) > 5, res.output
+
+
 class TestFaults:
     @pytest.mark.parametrize("lcores", [1, 2])
     def test_set_get_under_faults(self, lcores):
