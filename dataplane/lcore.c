@@ -176,10 +176,12 @@ static void idle(struct dp_lcore *lc, uint64_t now_tsc)
 		return;
 	}
 	lc->c.sleeps++;
-	if (lc->wait_fd >= 0 && lc->dp->nlcores == 1) {
+	if (lc->wait_fd >= 0 && lc->dp->nlcores == 1 && lc->wal.hold_head == lc->wal.hold_tail &&
+	    lc->ntcp_held == 0) {
 		/* A frame wakes the lcore: sleep up to the next tick (timers,
 		 * control plane). With several lcores the forwarding rings have
-		 * no such wakeup, so the sleeps below stay short and growing. */
+		 * no such wakeup, nor has the fsync that releases held replies
+		 * (sync WAL): then the sleeps below stay short and growing. */
 		uint64_t tick = lc->dp->tsc_hz / 1000, since = now_tsc - lc->last_tick;
 		uint64_t us = since >= tick ? 1 : (tick - since) * 1000000 / lc->dp->tsc_hz + 1;
 		struct timespec ts = { .tv_nsec = (long)RTE_MIN(us, max) * 1000 };
