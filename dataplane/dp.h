@@ -45,12 +45,6 @@ struct dp_counters {
 #undef DP_X_FIELD
 };
 
-/*
- * A UDP request datagram on its way through the partitions' owners: the
- * request's payload copy, how far it has been executed, and the reply
- * segments produced so far. The first segment is the request mbuf itself,
- * whose headers become the reply's.
- */
 /* Where a UDP reply goes, from the request's headers. */
 struct dp_peer {
 	struct rte_ether_addr mac;
@@ -60,6 +54,12 @@ struct dp_peer {
 	uint16_t req_id;           /* memcached frame's request id */
 };
 
+/*
+ * A UDP request datagram on its way through the partitions' owners: the
+ * request's payload copy, how far it has been executed, and the reply
+ * segments produced so far. The first segment is the request mbuf itself,
+ * whose headers become the reply's.
+ */
 struct dp_cont {
 	struct rte_mbuf *req;      /* request mbuf: reply segment 0 */
 	struct rte_mbuf *tail;     /* last reply segment */
@@ -246,7 +246,6 @@ void dp_mc_resume(struct dp_lcore *lc, struct dp_cont *c);
 void dp_mc_defer(void *ctx, unsigned part, const char *req, size_t len);
 /* A continuation held for fsync (sync mode): send it (to < 0) or forward it. */
 void dp_mc_release(struct dp_lcore *lc, struct dp_cont *c, int to);
-/* Prefetch buckets, then items, for the first key of every request in a burst. */
 /* Burst prefetch of received frame i: find and hash its first key, prefetch
  * its bucket (dp_mc_hint), then the item the bucket points to (_item). */
 void dp_mc_hint(struct dp_lcore *lc, struct rte_mbuf *m, unsigned i);

@@ -176,23 +176,20 @@ static void idle(struct dp_lcore *lc, uint64_t now_tsc)
 		return;
 	}
 	lc->c.sleeps++;
+	uint64_t us;
 	if (lc->wait_fd >= 0 && lc->dp->nlcores == 1 && lc->wal.hold_head == lc->wal.hold_tail &&
 	    lc->ntcp_held == 0) {
 		/* A frame wakes the lcore: sleep up to the next tick (timers,
 		 * control plane). With several lcores the forwarding rings have
 		 * no such wakeup, nor has the fsync that releases held replies
-		 * (sync WAL): then the sleeps below stay short and growing. */
+		 * (sync WAL): then the sleeps stay short and growing. */
 		uint64_t tick = lc->dp->tsc_hz / 1000, since = now_tsc - lc->last_tick;
-		uint64_t us = since >= tick ? 1 : (tick - since) * 1000000 / lc->dp->tsc_hz + 1;
-		struct timespec ts = { .tv_nsec = (long)RTE_MIN(us, max) * 1000 };
-		struct pollfd p = { .fd = lc->wait_fd, .events = POLLIN };
-		ppoll(&p, 1, &ts, NULL);
-		return;
+		us = RTE_MIN(since >= tick ? 1 : (tick - since) * 1000000 / lc->dp->tsc_hz + 1, max);
+	} else {
+		us = lc->sleep_us = lc->sleep_us ? RTE_MIN(lc->sleep_us * 2, max) : 1;
 	}
-	lc->sleep_us = lc->sleep_us ? RTE_MIN(lc->sleep_us * 2, max) : 1;
 	/* idle_sleep_max_us goes up to a whole second: tv_nsec must stay below one */
-	struct timespec ts = { .tv_sec = (time_t)(lc->sleep_us / 1000000),
-			       .tv_nsec = (long)(lc->sleep_us % 1000000) * 1000 };
+	struct timespec ts = { .tv_sec = (time_t)(us / 1000000), .tv_nsec = (long)(us % 1000000) * 1000 };
 	if (lc->wait_fd >= 0) {
 		struct pollfd p = { .fd = lc->wait_fd, .events = POLLIN };
 		ppoll(&p, 1, &ts, NULL);

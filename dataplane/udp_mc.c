@@ -156,6 +156,27 @@ void dp_mc_release(struct dp_lcore *lc, struct dp_cont *c, int to)
 }
 
 /*
+ * First of ' ', '\r' or '\n' in [p, end), or end: where a key ends. 16
+ * bytes at a time while whole blocks remain, never reading past end.
+ */
+static inline const uint8_t *scan_key_end(const uint8_t *p, const uint8_t *end)
+{
+	const __m128i sp = _mm_set1_epi8(' '), cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+
+	for (; end - p >= 16; p += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+			_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, cr)),
+			_mm_cmpeq_epi8(v, lf)));
+		if (m != 0)
+			return p + __builtin_ctz(m);
+	}
+	while (p < end && *p != ' ' && *p != '\r' && *p != '\n')
+		p++;
+	return p;
+}
+
+/*
  * The first key of a memcached payload: the word after the command word.
  * No validation beyond bounds; the real parse comes later. Found once per
  * datagram, on the frame (burst prefetch); the continuation's copy of the
@@ -169,7 +190,7 @@ static bool first_key(const uint8_t *c, const uint8_t *end, const uint8_t **key,
 	if (sp == stop)
 		return false;
 	const uint8_t *k = sp + 1;
-	const uint8_t *e = mc_scan_key_end(k, RTE_MIN(end, k + TBL_KEY_MAX + 1));
+	const uint8_t *e = scan_key_end(k, RTE_MIN(end, k + TBL_KEY_MAX + 1));
 	if (e == k || e - k > TBL_KEY_MAX)
 		return false;
 	*key = k;
@@ -201,6 +222,32 @@ static inline void copy_payload(uint8_t *dst, const uint8_t *src, uint16_t len,
 static void seg_headers(struct dp_lcore *lc, const struct dp_peer *peer, uint32_t total,
 			struct rte_mbuf *m, uint16_t seq);
 
+/* A continuation for a reply to peer whose first segment is m (the request
+ * mbuf), no payload yet. */
+static void cont_init(struct dp_cont *c, struct rte_mbuf *m, const struct dp_peer *peer)
+{
+	c->req = c->tail = m;
+	c->nseg = 1;
+	c->peer = *peer;
+	c->pay_len = c->pay_off = 0;
+	c->flush_done = 0;
+	c->no_reply = false;
+}
+
+/* The burst prefetch hashed this datagram's first key: hand the hash on,
+ * for the payload at pay (the frame's or its copy: the key lies at the same
+ * offset). Only for this run: the caller clears x.hint_key after it. */
+static void hint_on(struct dp_lcore *lc, const uint8_t *pay, uint16_t pay_len)
+{
+	const struct dp_hint *hint = &lc->hint[lc->burst_pos];
+
+	if (hint->klen != 0 && hint->koff + hint->klen <= pay_len) {
+		lc->x.hint_key = pay + hint->koff;
+		lc->x.hint_klen = hint->klen;
+		lc->x.hint_hash = hint->hash;
+	}
+}
+
 /*
  * A datagram that is exactly one "get <key>": no continuation, no payload
  * copy. The reply is written over the request in the same mbuf (the key is
@@ -224,21 +271,15 @@ static int get1_flush(struct mc_out *o)
 			g->so.lc->c.drop_nomem++;
 			return -ENOMEM;
 		}
-		c->req = c->tail = g->m;
-		c->nseg = 1;
-		c->peer = *g->peer;
-		c->pay_len = c->pay_off = 0;
-		c->flush_done = 0;
-		c->no_reply = false;
+		cont_init(c, g->m, g->peer);
 		g->so.c = c;
 	}
 	return seg_flush(o);
 }
 
 static void get1(struct dp_lcore *lc, struct rte_mbuf *m, const struct dp_peer *peer,
-		 const uint8_t *pay, const struct mc_str *key)
+		 const uint8_t *pay, uint16_t pay_len, const struct mc_str *key)
 {
-	const struct dp_hint *hint = &lc->hint[lc->burst_pos];
 	struct get1_out g = {
 		.so = { .lc = lc, .c = NULL,
 			.o = { .buf = rte_pktmbuf_mtod_offset(m, uint8_t *, DP_HDR_ROOM),
@@ -246,11 +287,7 @@ static void get1(struct dp_lcore *lc, struct rte_mbuf *m, const struct dp_peer *
 		.m = m, .peer = peer,
 	};
 
-	if (hint->klen != 0) {
-		lc->x.hint_key = pay + hint->koff;
-		lc->x.hint_klen = hint->klen;
-		lc->x.hint_hash = hint->hash;
-	}
+	hint_on(lc, pay, pay_len);
 	mc_exec_get1(&lc->x, key, &g.so.o);
 	lc->x.hint_key = NULL;
 	if (g.so.c != NULL) {
@@ -294,7 +331,7 @@ void dp_mc_datagram(struct dp_lcore *lc, struct rte_mbuf *m, uint16_t dst_port,
 	struct mc_str key;
 	size_t used;
 	if (mc_parse_get1(pay, pay_len, &lc->x.cfg.limits, &key, &used) && used == pay_len) {
-		get1(lc, m, &peer, pay, &key);
+		get1(lc, m, &peer, pay, pay_len, &key);
 		return;
 	}
 	if (rte_mempool_get(lc->dp->cont_pool, (void **)&c) != 0) {
@@ -302,25 +339,13 @@ void dp_mc_datagram(struct dp_lcore *lc, struct rte_mbuf *m, uint16_t dst_port,
 		rte_pktmbuf_free(m);
 		return;
 	}
-	c->peer = peer;
+	cont_init(c, m, &peer);
 	c->pay_len = pay_len;
-	c->pay_off = 0;
-	c->flush_done = 0;
-	c->no_reply = false;
 	copy_payload(c->pay, pay, pay_len, m);
-	c->req = c->tail = m;
-	c->nseg = 1;
 	/* one segment (dp_net_input checked), so m->next is already NULL */
 	m->data_len = DP_HDR_ROOM;
 	m->ol_flags = 0;
-	/* The burst prefetch hashed this datagram's first key: hand the hash on.
-	 * Only for this run: the continuation's memory is reused afterwards. */
-	const struct dp_hint *hint = &lc->hint[lc->burst_pos];
-	if (hint->klen != 0 && hint->koff + hint->klen <= c->pay_len) {
-		lc->x.hint_key = c->pay + hint->koff;
-		lc->x.hint_klen = hint->klen;
-		lc->x.hint_hash = hint->hash;
-	}
+	hint_on(lc, c->pay, pay_len);
 	run(lc, c);
 	lc->x.hint_key = NULL;
 }
@@ -427,12 +452,11 @@ void dp_mc_defer(void *ctx, unsigned part, const char *req, size_t len)
 		lc->c.drop_nomem++;
 		return;
 	}
-	memset(c, 0, offsetof(struct dp_cont, pay));
+	static const struct dp_peer nobody;
+	cont_init(c, m, &nobody);
 	c->no_reply = true;
 	c->pay_len = (uint16_t)len;
 	memcpy(c->pay, req, len);
-	c->req = c->tail = m;
-	c->nseg = 1;
 	m->data_len = DP_HDR_ROOM;
 	if (rte_ring_sp_enqueue(lc->dp->fwd[lc->idx][part], c) == 0) {
 		lc->c.fwd_out++;

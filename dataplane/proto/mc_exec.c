@@ -103,38 +103,32 @@ static struct tbl_key key_of(const struct mc_str *s)
 
 static void out_value(struct mc_out *out, const struct tbl_item *it, bool cas)
 {
-	if (out->cap - out->len >= VALUE_LINE_MAX) {
-		/* the whole line fits the segment: write it without a bounds
-		 * check per piece */
-		uint8_t *p = out->buf + out->len, *p0 = p;
-		memcpy(p, "VALUE ", 6);
-		p += 6;
-		mc_copy(p, it->key, it->klen);
-		p += it->klen;
+	/* The line is written in one go, without a bounds check per piece:
+	 * straight into the segment when it fits there, else into a buffer
+	 * that the output chain then splits across segments. */
+	uint8_t line[VALUE_LINE_MAX];
+	bool direct = out->cap - out->len >= VALUE_LINE_MAX;
+	uint8_t *p0 = direct ? out->buf + out->len : line, *p = p0;
+
+	memcpy(p, "VALUE ", 6);
+	p += 6;
+	mc_copy(p, it->key, it->klen);
+	p += it->klen;
+	*p++ = ' ';
+	p = mc_fmt_u64(p, it->flags);
+	*p++ = ' ';
+	p = mc_fmt_u64(p, it->vlen);
+	if (cas) {
 		*p++ = ' ';
-		p = mc_fmt_u64(p, it->flags);
-		*p++ = ' ';
-		p = mc_fmt_u64(p, it->vlen);
-		if (cas) {
-			*p++ = ' ';
-			p = mc_fmt_u64(p, it->cas);
-		}
-		*p++ = '\r';
-		*p++ = '\n';
+		p = mc_fmt_u64(p, it->cas);
+	}
+	*p++ = '\r';
+	*p++ = '\n';
+	if (direct) {
 		out->len += (size_t)(p - p0);
 		out->total += (size_t)(p - p0);
 	} else {
-		MC_OUT_LIT(out, "VALUE ");
-		mc_out_str(out, (const char *)it->key, it->klen);
-		MC_OUT_LIT(out, " ");
-		mc_out_u64(out, it->flags);
-		MC_OUT_LIT(out, " ");
-		mc_out_u64(out, it->vlen);
-		if (cas) {
-			MC_OUT_LIT(out, " ");
-			mc_out_u64(out, it->cas);
-		}
-		MC_OUT_LIT(out, "\r\n");
+		mc_out_put(out, line, (size_t)(p - p0));
 	}
 	mc_out_str(out, (const char *)it->value, it->vlen);
 	MC_OUT_LIT(out, "\r\n");

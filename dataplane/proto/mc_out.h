@@ -39,29 +39,19 @@ void mc_out_put(struct mc_out *o, const void *p, size_t n);
 static inline void mc_copy(uint8_t *dst, const void *src, size_t n)
 {
 	const uint8_t *s = src;
-	uint64_t a, b;
-	uint32_t c, d;
 
 	if (n > 64) {
 		__builtin_memcpy(dst, s, n);
 	} else if (n >= 16) {
-		uint8_t t[16];
-		for (size_t i = 0; i + 16 < n; i += 16) {
-			__builtin_memcpy(t, s + i, 16);
-			__builtin_memcpy(dst + i, t, 16);
-		}
-		__builtin_memcpy(t, s + n - 16, 16);
-		__builtin_memcpy(dst + n - 16, t, 16);
+		for (size_t i = 0; i + 16 < n; i += 16)
+			__builtin_memcpy(dst + i, s + i, 16);
+		__builtin_memcpy(dst + n - 16, s + n - 16, 16);
 	} else if (n >= 8) {
-		__builtin_memcpy(&a, s, 8);
-		__builtin_memcpy(&b, s + n - 8, 8);
-		__builtin_memcpy(dst, &a, 8);
-		__builtin_memcpy(dst + n - 8, &b, 8);
+		__builtin_memcpy(dst, s, 8);
+		__builtin_memcpy(dst + n - 8, s + n - 8, 8);
 	} else if (n >= 4) {
-		__builtin_memcpy(&c, s, 4);
-		__builtin_memcpy(&d, s + n - 4, 4);
-		__builtin_memcpy(dst, &c, 4);
-		__builtin_memcpy(dst + n - 4, &d, 4);
+		__builtin_memcpy(dst, s, 4);
+		__builtin_memcpy(dst + n - 4, s + n - 4, 4);
 	} else {
 		for (size_t i = 0; i < n; i++)
 			dst[i] = s[i];

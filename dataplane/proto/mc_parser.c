@@ -144,6 +144,14 @@ static inline uint64_t load_u64(const char *p)
 	return w;
 }
 
+/* Bytes of v that no key may hold (<= 0x20 or 0x7f), as a 16-bit mask. */
+static inline unsigned bad_key_bytes(__m128i v)
+{
+	const __m128i sp = _mm_set1_epi8(' '), del = _mm_set1_epi8(0x7f);
+	return (unsigned)_mm_movemask_epi8(
+		_mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, sp), v), _mm_cmpeq_epi8(v, del)));
+}
+
 bool mc_key_valid(const struct mc_str *k)
 {
 	const char *p = k->ptr;
@@ -152,19 +160,11 @@ bool mc_key_valid(const struct mc_str *k)
 	if (n == 0 || n > MC_KEY_MAX_LEN)
 		return false;
 	if (n >= 16) {
-		/* 16 bytes at a time, the last block overlapping the one before:
-		 * a byte is bad when min(byte, 0x20) == byte or byte == 0x7f */
-		const __m128i sp = _mm_set1_epi8(' '), del = _mm_set1_epi8(0x7f);
-		__m128i bad = _mm_setzero_si128(), v;
-		for (size_t i = 0; i + 16 < n; i += 16) {
-			v = _mm_loadu_si128((const __m128i *)(p + i));
-			bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, sp), v),
-							     _mm_cmpeq_epi8(v, del)));
-		}
-		v = _mm_loadu_si128((const __m128i *)(p + n - 16));
-		bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, sp), v),
-						     _mm_cmpeq_epi8(v, del)));
-		return _mm_movemask_epi8(bad) == 0;
+		/* 16 bytes at a time, the last block overlapping the one before */
+		unsigned bad = 0;
+		for (size_t i = 0; i + 16 < n; i += 16)
+			bad |= bad_key_bytes(_mm_loadu_si128((const __m128i *)(p + i)));
+		return (bad | bad_key_bytes(_mm_loadu_si128((const __m128i *)(p + n - 16)))) == 0;
 	}
 	if (n < 8) {
 		for (size_t i = 0; i < n; i++) {
@@ -518,12 +518,8 @@ static inline __attribute__((always_inline)) void zero_pieces(void *p, size_t n)
 /* First byte in [p, end) that no key may hold (<= 0x20 or 0x7f), or end. */
 static inline const uint8_t *scan_key_stop(const uint8_t *p, const uint8_t *end)
 {
-	const __m128i sp = _mm_set1_epi8(' '), del = _mm_set1_epi8(0x7f);
-
 	for (; end - p >= 16; p += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)p);
-		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-			_mm_cmpeq_epi8(_mm_min_epu8(v, sp), v), _mm_cmpeq_epi8(v, del)));
+		unsigned m = bad_key_bytes(_mm_loadu_si128((const __m128i *)p));
 		if (m != 0)
 			return p + __builtin_ctz(m);
 	}

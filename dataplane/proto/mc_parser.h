@@ -15,8 +15,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <emmintrin.h>
-
 #include "mc_commands.h"
 
 #define MC_KEY_MAX_LEN 250      /* memcached KEY_MAX_LENGTH */
@@ -180,27 +178,6 @@ int mc_parse(const uint8_t *buf, size_t len, const struct mc_parse_limits *lim,
  * req->keys, 0 once every key has been returned. O(batch) work.
  */
 uint32_t mc_request_next_keys(struct mc_request *req);
-
-/*
- * First of ' ', '\r' or '\n' in [p, end), or end: where a key ends. 16
- * bytes at a time while whole blocks remain, never reading past end.
- */
-static inline const uint8_t *mc_scan_key_end(const uint8_t *p, const uint8_t *end)
-{
-	const __m128i sp = _mm_set1_epi8(' '), cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
-
-	for (; end - p >= 16; p += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)p);
-		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-			_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, cr)),
-			_mm_cmpeq_epi8(v, lf)));
-		if (m != 0)
-			return p + __builtin_ctz(m);
-	}
-	while (p < end && *p != ' ' && *p != '\r' && *p != '\n')
-		p++;
-	return p;
-}
 
 /*
  * The common case alone: buf starts with exactly "get <key>\r\n" (or "\n")
