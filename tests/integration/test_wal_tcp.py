@@ -30,6 +30,7 @@ usage: test_wal_tcp.py POLLUX_CP POLLUXCTL POLLUX_DP POLLUX_WAL [pytest options]
 import os
 import random
 import re
+import signal
 import socket
 import sys
 import threading
@@ -46,6 +47,33 @@ ROUNDS = int(os.environ.get("WAL_TCP_KILL_ROUNDS", "10"))
 needs_root = pytest.mark.skipif(os.geteuid() != 0 or not os.environ.get("POLLUX_DP"),
                                 reason="needs root and the binaries")
 REPLY = re.compile(rb"HD c(\d+)\r\n|SERVER_ERROR [^\r]*\r\n")
+
+
+def stop_process(pid, timeout=10.0):
+    """SIGSTOP pid and wait until every thread of it has stopped. kill()
+    returns once the signal is queued; one thread takes it and then stops
+    the others, and on a busy 2-core host that can take milliseconds, in
+    which the WAL writer thread may still write, fsync and publish.
+    io_uring's worker threads (iou-*) do not take part in a stop: they only
+    finish requests the stopped writer submitted before."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while True:
+        running = []
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    stat = f.read()
+            except FileNotFoundError:
+                continue
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            state = stat[stat.rindex(")") + 2]
+            if state not in "tT" and not comm.startswith("iou-"):
+                running.append((comm, state))
+        if not running:
+            return
+        assert time.monotonic() < deadline, "threads did not stop: %r" % running
+        time.sleep(0.001)
 
 
 def tcp_connect(net, timeout=3.0):
@@ -189,7 +217,7 @@ def test_held_until_durable(tmp):
             writer, reader = tcp_connect(net), tcp_connect(net)
             writer.sendall(b"set held-pre 0 0 3\r\npre\r\n")
             assert writer.recv(100) == b"STORED\r\n"
-            os.kill(cp.proc.pid, 19)  # SIGSTOP: the log stops advancing
+            stop_process(cp.proc.pid)  # the log stops advancing
             try:
                 writer.sendall(b"set held 0 0 5\r\nhello\r\nget held\r\n")
                 writer.settimeout(0.8)
@@ -199,7 +227,7 @@ def test_held_until_durable(tmp):
                 reader.sendall(b"get held-pre\r\n")
                 assert reader.recv(100) == b"VALUE held-pre 0 3\r\npre\r\nEND\r\n"
             finally:
-                os.kill(cp.proc.pid, 18)  # SIGCONT
+                os.kill(cp.proc.pid, signal.SIGCONT)
             writer.settimeout(5)
             exp = b"STORED\r\nVALUE held 0 5\r\nhello\r\nEND\r\n"
             got = b""
