@@ -15,6 +15,14 @@
 #   SIDES=memcached   run memcached only (the dataplane without TCP yet)
 #   PMD=af_packet     pollux-dp's driver (auto, af_xdp or af_packet)
 #   ROWS="1x16 4x16"  connections x depth per row (default "16x1 4x16")
+#   REPEAT=N          run every row N times, memcached and pollux in turn
+#                     (default 1); a summary line gives each row's median
+#   RX_CPU=own        each side's kernel receive work runs on its own CPU
+#                     (RPS on both veth ends), as it would on two hosts with
+#                     NICs; default: veth runs the receiver's stack in the
+#                     sender's context, so each server is charged the
+#                     client's TCP receive of its replies (docs/performance.md)
+#   BENCH_ARGS="..."  further pollux-bench tcp options (e.g. --loop open --rate 50000)
 #   KEEP=DIR          keep each row's pollux-bench JSON and pollux-dp log in DIR
 #   PX_SETTINGS="k=v ..."  further pollux-dp settings (e.g. idle_spin_us=5)
 #   SERVER_CPU=N CLIENT_CPU=M   CPUs the servers and the client are pinned to
@@ -33,6 +41,8 @@ set -euo pipefail
 BUILD=${1:-build/release}
 SECS=${2:-5}
 SIDES=${SIDES:-both}
+REPEAT=${REPEAT:-1}
+RX_CPU=${RX_CPU:-sender}
 PMD=${PMD:-auto}
 ROWS=${ROWS:-"16x1 4x16"}
 SRV=pxt-srv-$$ CLI=pxt-cli-$$ VS=pxt-s$$ VC=pxt-c$$ IP_S=198.18.2.1 IP_C=198.18.2.2
@@ -51,6 +61,8 @@ trap 'exit 130' INT TERM
 die() { echo "e2e_tcp: $*" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || die "run as root"
 case $SIDES in both|memcached) ;; *) die "SIDES must be both or memcached" ;; esac
+case $RX_CPU in sender|own) ;; *) die "RX_CPU must be sender or own" ;; esac
+[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive count"
 NEED=("$BUILD/pollux-bench")
 [ "$SIDES" = memcached ] || NEED+=("$BUILD/pollux-dp")
 for b in "${NEED[@]}"; do
@@ -79,6 +91,15 @@ if [ "${#CPUS[@]}" -ge 2 ]; then
 fi
 on_cpu() { if [ -n "${1:-}" ]; then echo taskset -c "$1"; fi; }
 SRV_PIN=($(on_cpu "${SERVER_CPU:-}")) CLI_PIN=($(on_cpu "${CLIENT_CPU:-}"))
+if [ "$RX_CPU" = own ]; then
+	[ -n "${SERVER_CPU:-}" ] && [ "$SERVER_CPU" != "$CLIENT_CPU" ] ||
+		die "RX_CPU=own needs two CPUs, one for each side"
+	# RPS: a frame arriving on a veth end is processed (IP, TCP or XDP) on
+	# the CPU of the side it arrives at, not in the sender's send call.
+	rps_mask() { printf '%x' $((1 << $1)); }
+	ip netns exec "$SRV" sh -c "echo $(rps_mask "$SERVER_CPU") > /sys/class/net/$VS/queues/rx-0/rps_cpus"
+	ip netns exec "$CLI" sh -c "echo $(rps_mask "$CLIENT_CPU") > /sys/class/net/$VC/queues/rx-0/rps_cpus"
+fi
 # utime and stime of a process, in clock ticks
 cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 
@@ -89,7 +110,7 @@ bench() {
 	t0=$(cpu_ticks "$SERVER_PID")
 	ip netns exec "$CLI" "${CLI_PIN[@]}" "$BUILD/pollux-bench" tcp --server "$IP_S" --seconds "$SECS" \
 		--keys 100000 --key-size 16 --value-size 32 --dist zipf:0.99 --get-ratio 0.95 \
-		--conns "$conns" --depth "$depth" --json >"$OUT/$name.json" || rc=$?
+		--conns "$conns" --depth "$depth" ${BENCH_ARGS:-} --json >"$OUT/$name.json" || rc=$?
 	t1=$(cpu_ticks "$SERVER_PID")
 	echo "$t0 $t1" >"$OUT/$name.cpu"
 	[ "$rc" -eq 0 ] || echo "e2e_tcp: $name: pollux-bench tcp exited $rc" >&2
@@ -104,16 +125,21 @@ stop_server() {
 }
 
 FAIL=0
+RUNS=()
 for row in $ROWS; do
+	[[ $row =~ ^[0-9]+x[0-9]+$ ]] || die "bad row '$row' (CONNSxDEPTH)"
+	for i in $(seq "$REPEAT"); do RUNS+=("$row.$i"); done
+done
+for run in "${RUNS[@]}"; do
+	row=${run%.*}
 	conns=${row%x*} depth=${row#*x}
-	[[ $conns =~ ^[0-9]+$ && $depth =~ ^[0-9]+$ ]] || die "bad row '$row' (CONNSxDEPTH)"
 
 	# --- memcached: the kernel's TCP, 1 worker thread, a fresh process ---
 	ip -n "$SRV" addr add "$IP_S/24" dev "$VS"
 	ip netns exec "$SRV" "${SRV_PIN[@]}" memcached -u root -l "$IP_S" -p 11211 -U 0 -t 1 -m 256 -c 4096 &
 	SERVER_PID=$!
 	sleep 0.5
-	bench "mc-$row" "$conns" "$depth" || FAIL=1
+	bench "mc-$run" "$conns" "$depth" || FAIL=1
 	stop_server
 	ip -n "$SRV" addr del "$IP_S/24" dev "$VS"
 	ip netns exec "$CLI" ip neigh flush dev "$VC"
@@ -126,22 +152,23 @@ for row in $ROWS; do
 	# A region path of its own that never exists: it must not attach to the
 	# pollux-cp of a running appliance (the default /dev/shm/pollux).
 	ip netns exec "$SRV" "${SRV_PIN[@]}" "$BUILD/pollux-dp" iface="$VS" ip="$IP_S" lcores=1 mem_mb=256 \
-		pmd="$PMD" hugepages="$HUGE" shm_path="$OUT/no-region" ${PX_SETTINGS:-} >"$OUT/px-$row.log" 2>&1 &
+		pmd="$PMD" hugepages="$HUGE" shm_path="$OUT/no-region" ${PX_SETTINGS:-} >"$OUT/px-$run.log" 2>&1 &
 	SERVER_PID=$!
-	for _ in $(seq 100); do grep -q "ready:" "$OUT/px-$row.log" && break; sleep 0.1; done
-	if ! grep -q "ready:" "$OUT/px-$row.log"; then
-		cat "$OUT/px-$row.log" >&2
+	for _ in $(seq 100); do grep -q "ready:" "$OUT/px-$run.log" && break; sleep 0.1; done
+	if ! grep -q "ready:" "$OUT/px-$run.log"; then
+		cat "$OUT/px-$run.log" >&2
 		echo "e2e_tcp: pollux-dp did not start" >&2
 		exit 1
 	fi
-	bench "px-$row" "$conns" "$depth" || FAIL=1
+	bench "px-$run" "$conns" "$depth" || FAIL=1
 	stop_server -INT
 	ip netns exec "$CLI" ip neigh flush dev "$VC"
 done
 
-SERVER_CPU=${SERVER_CPU:-} CLIENT_CPU=${CLIENT_CPU:-} /usr/bin/python3 - "$OUT" "$HZ" "$SECS" "$SIDES" $ROWS <<'PY' || FAIL=1
-import json, os, re, sys
-out, hz, secs, sides, rows = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5:]
+SERVER_CPU=${SERVER_CPU:-} CLIENT_CPU=${CLIENT_CPU:-} RX_CPU=$RX_CPU \
+	/usr/bin/python3 - "$OUT" "$HZ" "$SECS" "$SIDES" "${RUNS[@]}" <<'PY' || FAIL=1
+import json, os, re, statistics, sys
+out, hz, secs, sides, runs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5:]
 
 def load(name):
     """The bench JSON of a row and the server CPU seconds it took, or None."""
@@ -182,16 +209,19 @@ def fmt(v, f="%.2f"):
     return "-" if v is None else f % v
 
 results, bad = [], 0
-print("end to end over veth, 1 server core each, same client (pollux-bench tcp, closed loop)%s"
-      % (", server on CPU %s, client on CPU %s" % (os.environ["SERVER_CPU"], os.environ["CLIENT_CPU"])
-         if os.environ.get("SERVER_CPU") else ""))
+print("end to end over veth, 1 server core each, same client (pollux-bench tcp)%s; kernel receive "
+      "work on %s" % (", server on CPU %s, client on CPU %s" % (os.environ["SERVER_CPU"],
+                       os.environ["CLIENT_CPU"]) if os.environ.get("SERVER_CPU") else "",
+                      "the receiving side's CPU (RX_CPU=own)" if os.environ["RX_CPU"] == "own"
+                      else "the sender's CPU (veth's default)"))
 print("%-9s %-9s %10s %8s %8s %8s %8s %8s  %s" % ("conns x", "server", "req/s", "CPU/req",
       "of it sys", "p50", "p99", "errors", "(CPU: process utime+stime; pollux busy in brackets)"))
-for row in rows:
+for run in runs:
+    row, rep = run.rsplit(".", 1)
     conns, depth = row.split("x")
-    mc = load("mc-" + row)
-    px = load("px-" + row) if sides == "both" else None
-    pb = busy_us(row, px) if px else None
+    mc = load("mc-" + run)
+    px = load("px-" + run) if sides == "both" else None
+    pb = busy_us(run, px) if px else None
     for name, r in (("memcached", mc), ("pollux", px)):
         if r is None:
             if name == "memcached" or sides == "both":
@@ -203,7 +233,7 @@ for row in rows:
         print("%-9s %-9s %10.0f %6.2fus %7.2fus %6.0fus %6.0fus %8d%s" % (
             row, name, r["rps"], r["cpu_us"], r["sys_us"], r["p50_us"], r["p99_us"],
             r["failures"], extra))
-    res = {"row": row, "conns": int(conns), "depth": int(depth)}
+    res = {"row": row, "repeat": int(rep), "conns": int(conns), "depth": int(depth)}
     if mc:
         res.update(memcached_rps=mc["rps"], memcached_cpu_us_per_req=mc["cpu_us"],
                    memcached_sys_us_per_req=mc["sys_us"],
@@ -217,7 +247,7 @@ for row in rows:
                    rps_ratio=ratio(px["rps"], mc and mc["rps"]),
                    cpu_ratio=ratio(px["cpu_us"], mc and mc["cpu_us"]),
                    busy_cpu_ratio=ratio(pb, mc and mc["cpu_us"]))
-        tc = tcp_counters(row)
+        tc = tcp_counters(run)
         res.update(pollux_tcp_segs_in_per_req=tc.get("tcp_rx_segs", 0) / px["served"],
                    pollux_tcp_segs_out_per_req=tc.get("tcp_tx_segs", 0) / px["served"],
                    pollux_tcp_retransmits=tc.get("tcp_retransmits", 0),
@@ -232,7 +262,29 @@ for row in rows:
             row, fmt(res["rps_ratio"]), fmt(res["cpu_ratio"], "%.3f"),
             fmt(res["busy_cpu_ratio"], "%.3f"), fmt(ratio(px["p99_us"], mc and mc["p99_us"]))))
     results.append(res)
-print(json.dumps({"bench": "e2e_tcp", "seconds": secs, "rows": results}))
+# Medians over the repeats of a row: the host's state moves either
+# server's figures from one run to the next.
+summary = []
+for row in dict.fromkeys(r["row"] for r in results):
+    rs = [r for r in results if r["row"] == row]
+    if len(rs) < 2:
+        continue
+    med = lambda k: (statistics.median(r[k] for r in rs)
+                     if all(r.get(k) is not None for r in rs) else None)
+    span = lambda k: ("%.3f-%.3f" % (min(r[k] for r in rs), max(r[k] for r in rs))
+                      if all(r.get(k) is not None for r in rs) else "-")
+    m = {"row": row, "runs": len(rs)}
+    for k in ("memcached_rps", "memcached_cpu_us_per_req", "pollux_rps", "pollux_cpu_us_per_req",
+              "pollux_busy_us_per_req", "rps_ratio", "cpu_ratio", "busy_cpu_ratio"):
+        m[k] = med(k)
+    summary.append(m)
+    print("%-9s median of %d: memcached %s us, pollux %s us (busy %s) per request; ratios "
+          "req/s %s  CPU/req %s (range %s)  busy %s" % (
+        row, len(rs), fmt(m["memcached_cpu_us_per_req"]), fmt(m["pollux_cpu_us_per_req"]),
+        fmt(m["pollux_busy_us_per_req"]), fmt(m["rps_ratio"]), fmt(m["cpu_ratio"], "%.3f"),
+        span("cpu_ratio"), fmt(m["busy_cpu_ratio"], "%.3f")))
+print(json.dumps({"bench": "e2e_tcp", "seconds": secs, "rx_cpu": os.environ["RX_CPU"],
+                  "rows": results, "medians": summary}))
 sys.exit(1 if bad else 0)
 PY
 exit "$FAIL"
