@@ -156,41 +156,24 @@ void dp_mc_release(struct dp_lcore *lc, struct dp_cont *c, int to)
 }
 
 /*
- * First of ' ', '\r' or '\n' in [p, end), or end: where a key ends. 16
- * bytes at a time while whole blocks remain, never reading past end.
- */
-static inline const uint8_t *scan_key_end(const uint8_t *p, const uint8_t *end)
-{
-	const __m128i sp = _mm_set1_epi8(' '), cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
-
-	for (; end - p >= 16; p += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)p);
-		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-			_mm_or_si128(_mm_cmpeq_epi8(v, sp), _mm_cmpeq_epi8(v, cr)),
-			_mm_cmpeq_epi8(v, lf)));
-		if (m != 0)
-			return p + __builtin_ctz(m);
-	}
-	while (p < end && *p != ' ' && *p != '\r' && *p != '\n')
-		p++;
-	return p;
-}
-
-/*
  * The first key of a memcached payload: the word after the command word.
- * No validation beyond bounds; the real parse comes later. Found once per
+ * It ends at the first byte no key may hold (mc_key_end); no other
+ * validation, the real parse comes later. Found once per
  * datagram, on the frame (burst prefetch); the continuation's copy of the
  * payload has the key at the same offset.
  */
 static bool first_key(const uint8_t *c, const uint8_t *end, const uint8_t **key, uint32_t *klen)
 {
 	const uint8_t *sp = c, *stop = c + RTE_MIN(end - c, 12);
-	while (sp < stop && *sp != ' ')
-		sp++;
+	if (end - c >= 4 && px_load32(c) == px_load32("get "))
+		sp = c + 3;
+	else
+		while (sp < stop && *sp != ' ')
+			sp++;
 	if (sp == stop)
 		return false;
 	const uint8_t *k = sp + 1;
-	const uint8_t *e = scan_key_end(k, RTE_MIN(end, k + TBL_KEY_MAX + 1));
+	const uint8_t *e = mc_key_end(k, RTE_MIN(end, k + TBL_KEY_MAX + 1));
 	if (e == k || e - k > TBL_KEY_MAX)
 		return false;
 	*key = k;

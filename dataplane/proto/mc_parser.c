@@ -144,14 +144,6 @@ static inline uint64_t load_u64(const char *p)
 	return w;
 }
 
-/* Bytes of v that no key may hold (<= 0x20 or 0x7f), as a 16-bit mask. */
-static inline unsigned bad_key_bytes(__m128i v)
-{
-	const __m128i sp = _mm_set1_epi8(' '), del = _mm_set1_epi8(0x7f);
-	return (unsigned)_mm_movemask_epi8(
-		_mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, sp), v), _mm_cmpeq_epi8(v, del)));
-}
-
 bool mc_key_valid(const struct mc_str *k)
 {
 	const char *p = k->ptr;
@@ -163,8 +155,8 @@ bool mc_key_valid(const struct mc_str *k)
 		/* 16 bytes at a time, the last block overlapping the one before */
 		unsigned bad = 0;
 		for (size_t i = 0; i + 16 < n; i += 16)
-			bad |= bad_key_bytes(_mm_loadu_si128((const __m128i *)(p + i)));
-		return (bad | bad_key_bytes(_mm_loadu_si128((const __m128i *)(p + n - 16)))) == 0;
+			bad |= mc_bad_key_bytes(_mm_loadu_si128((const __m128i *)(p + i)));
+		return (bad | mc_bad_key_bytes(_mm_loadu_si128((const __m128i *)(p + n - 16)))) == 0;
 	}
 	if (n < 8) {
 		for (size_t i = 0; i < n; i++) {
@@ -515,30 +507,17 @@ static inline __attribute__((always_inline)) void zero_pieces(void *p, size_t n)
  * keys, extra spaces, a bad key, no terminator yet) goes the general way,
  * which then gives the same result or the right error.
  */
-/* First byte in [p, end) that no key may hold (<= 0x20 or 0x7f), or end. */
-static inline const uint8_t *scan_key_stop(const uint8_t *p, const uint8_t *end)
-{
-	for (; end - p >= 16; p += 16) {
-		unsigned m = bad_key_bytes(_mm_loadu_si128((const __m128i *)p));
-		if (m != 0)
-			return p + __builtin_ctz(m);
-	}
-	while (p < end && *p > ' ' && *p != 0x7f)
-		p++;
-	return p;
-}
-
 bool mc_parse_get1(const uint8_t *buf, size_t len, const struct mc_parse_limits *lim,
 		   struct mc_str *key_out, size_t *consumed)
 {
 	if (lim == NULL)
 		lim = &mc_limits_default;
-	if (len < 6 || buf[0] != 'g' || buf[1] != 'e' || buf[2] != 't' || buf[3] != ' ')
+	if (len < 6 || px_load32(buf) != px_load32("get "))
 		return false;
 	/* One pass: the first byte a key may not hold (<= 0x20 or 0x7f) ends
 	 * the key, and must be the line's end for this path. */
 	const uint8_t *k = buf + 4, *end = buf + PX_MIN(len, (size_t)4 + MC_KEY_MAX_LEN + 2);
-	const uint8_t *e = scan_key_stop(k, end);
+	const uint8_t *e = mc_key_end(k, end);
 	size_t line_len;
 	if (e == end || e == k || e - k > MC_KEY_MAX_LEN)
 		return false;

@@ -11,9 +11,12 @@
 #ifndef PX_MC_PARSER_H
 #define PX_MC_PARSER_H
 
+#include <emmintrin.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "px_compiler.h"
 
 #include "mc_commands.h"
 
@@ -187,6 +190,40 @@ uint32_t mc_request_next_keys(struct mc_request *req);
  */
 bool mc_parse_get1(const uint8_t *buf, size_t len, const struct mc_parse_limits *lim,
 		   struct mc_str *key, size_t *consumed);
+
+/* Bytes of v that no key may hold (<= 0x20 or 0x7f), as a 16-bit mask. */
+static inline unsigned mc_bad_key_bytes(__m128i v)
+{
+	const __m128i sp = _mm_set1_epi8(' '), del = _mm_set1_epi8(0x7f);
+	return (unsigned)_mm_movemask_epi8(
+		_mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, sp), v), _mm_cmpeq_epi8(v, del)));
+}
+
+/*
+ * Where a key that starts at start ends: the first byte in [start, end)
+ * no key may hold (<= 0x20 or 0x7f), or end. 16 bytes at a time; the last
+ * piece is the 16 bytes that end at end when the scan already covered that
+ * many, else a masked load that stays in its page (px_load16_tail).
+ */
+static inline const uint8_t *mc_key_end(const uint8_t *start, const uint8_t *end)
+{
+	const uint8_t *p = start;
+	unsigned m;
+
+	for (; end - p >= 16; p += 16) {
+		m = mc_bad_key_bytes(_mm_loadu_si128((const __m128i *)p));
+		if (m != 0)
+			return p + __builtin_ctz(m);
+	}
+	if (p == end || *p <= ' ' || *p == 0x7f)
+		return p; /* often: a key of 16 or 32 bytes, then "\r\n" */
+	size_t r = (size_t)(end - p);
+	if (p - start >= 16)
+		m = mc_bad_key_bytes(_mm_loadu_si128((const __m128i *)(end - 16))) >> (16 - r);
+	else
+		m = mc_bad_key_bytes(px_load16_tail(p, r)) & ((1u << r) - 1);
+	return m != 0 ? p + __builtin_ctz(m) : end;
+}
 
 /* The reply line for an error, "\r\n" included; *len gets its length. */
 const char *mc_err_reply(enum mc_err err, size_t *len);

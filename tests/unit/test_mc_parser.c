@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "proto/mc_parser.h"
@@ -38,6 +40,44 @@ static char *build(const char *prefix, size_t n, char c, const char *suffix, siz
  * byte is bad when it is <= 0x20 or 0x7f; 0x80 and up are fine), and the
  * single-get fast path must agree with mc_parse.
  */
+/*
+ * mc_key_end reads past its span in one case only, inside the span's page:
+ * spans that end flush against an unmapped page must not fault, and every
+ * span length and stop position must give the first stop byte.
+ */
+static void test_key_end_page_edge(void **state)
+{
+	static const uint8_t stops[] = { 0x00, '\t', '\r', '\n', ' ', 0x7f };
+	long pg = sysconf(_SC_PAGESIZE);
+	uint8_t *map = mmap(NULL, 2 * (size_t)pg, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	(void)state;
+
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(mprotect(map + pg, (size_t)pg, PROT_NONE), 0);
+	uint8_t *page_end = map + pg;
+	for (size_t n = 0; n <= 48; n++) {
+		/* n key bytes ending at the page's last byte, then at every offset
+		 * from it up to 20 bytes before it */
+		for (size_t back = 0; back <= 20; back++) {
+			uint8_t *p = page_end - back - n;
+			memset(p, 'k', n);
+			assert_ptr_equal(mc_key_end(p, p + n), p + n);
+			for (size_t pos = 0; pos < n; pos++) {
+				for (size_t b = 0; b < sizeof(stops); b++) {
+					p[pos] = stops[b];
+					/* a second stop later must not win */
+					if (pos + 1 < n)
+						p[n - 1] = ' ';
+					assert_ptr_equal(mc_key_end(p, p + n), p + pos);
+					memset(p, 'k', n);
+				}
+			}
+		}
+	}
+	munmap(map, 2 * (size_t)pg);
+}
+
 static void test_key_bytes_every_length(void **state)
 {
 	static const uint8_t bad[] = { 0x00, 0x01, '\t', 0x1f, ' ', 0x7f };
@@ -541,6 +581,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_get),
+		cmocka_unit_test(test_key_end_page_edge),
 		cmocka_unit_test(test_key_bytes_every_length),
 		cmocka_unit_test(test_get_key_limits),
 		cmocka_unit_test(test_get_many_keys),
