@@ -398,7 +398,7 @@ static void seg_headers(struct dp_lcore *lc, const struct dp_peer *peer, uint32_
 	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
 	ip->type_of_service = 0;
-	ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + sizeof(*udp) + 8 + plen));
+	ip->total_length = px_be16((uint16_t)(sizeof(*ip) + sizeof(*udp) + 8 + plen));
 	ip->packet_id = 0;
 	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
 	ip->time_to_live = 64;
@@ -406,9 +406,9 @@ static void seg_headers(struct dp_lcore *lc, const struct dp_peer *peer, uint32_
 	ip->hdr_checksum = 0;
 	ip->src_addr = dp->ip;
 	ip->dst_addr = peer->ip;
-	udp->src_port = rte_cpu_to_be_16(peer->dst_port);
+	udp->src_port = px_be16(peer->dst_port);
 	udp->dst_port = peer->port;
-	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*udp) + 8 + plen));
+	udp->dgram_len = px_be16((uint16_t)(sizeof(*udp) + 8 + plen));
 	udp->dgram_cksum = 0;
 	mc_udp_hdr_write(frame, &h);
 	m->pkt_len = m->data_len;

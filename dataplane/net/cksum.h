@@ -15,6 +15,8 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include "px_compiler.h"
+
 /*
  * The pseudo-header sum (folded, not complemented), as rte_ipv4_phdr_cksum()
  * computes it without TSO, but from registers: that one assembles the
@@ -23,10 +25,10 @@
  */
 static inline uint16_t dp_phdr_cksum(const struct rte_ipv4_hdr *ip)
 {
-	uint32_t l4_len = (uint32_t)(rte_be_to_cpu_16(ip->total_length) - rte_ipv4_hdr_len(ip));
+	uint32_t l4_len = (uint32_t)(px_be16(ip->total_length) - rte_ipv4_hdr_len(ip));
 	uint32_t sum = (ip->src_addr & 0xffff) + (ip->src_addr >> 16) + (ip->dst_addr & 0xffff) +
-		       (ip->dst_addr >> 16) + rte_cpu_to_be_16((uint16_t)ip->next_proto_id) +
-		       rte_cpu_to_be_16((uint16_t)l4_len);
+		       (ip->dst_addr >> 16) + px_be16((uint16_t)ip->next_proto_id) +
+		       px_be16((uint16_t)l4_len);
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)sum;

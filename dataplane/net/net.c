@@ -80,7 +80,7 @@ static void udp_input(struct dp_lcore *lc, struct rte_mbuf *m, struct rte_ipv4_h
 	uint16_t udp_len;
 
 	if (ip_len < ihl + sizeof(*udp) ||
-	    (udp_len = rte_be_to_cpu_16(udp->dgram_len)) < sizeof(*udp) ||
+	    (udp_len = px_be16(udp->dgram_len)) < sizeof(*udp) ||
 	    udp_len > ip_len - ihl) {
 		lc->c.drop_bad_udp++;
 		rte_pktmbuf_free(m);
@@ -92,7 +92,7 @@ static void udp_input(struct dp_lcore *lc, struct rte_mbuf *m, struct rte_ipv4_h
 		rte_pktmbuf_free(m);
 		return;
 	}
-	uint16_t port = rte_be_to_cpu_16(udp->dst_port);
+	uint16_t port = px_be16(udp->dst_port);
 	uint16_t base = dp->udp_port;
 	if (port != base && (!dp->set.udp_partition_ports || port <= base ||
 			     port > base + dp->nlcores)) {
@@ -135,10 +135,10 @@ void dp_net_input(struct dp_lcore *lc, struct rte_mbuf *m)
 	uint16_t ihl, ip_len;
 	if (len < sizeof(*eth) + sizeof(*ip) || (ip->version_ihl >> 4) != 4 ||
 	    (ihl = (uint16_t)((ip->version_ihl & 0xf) * 4)) < sizeof(*ip) ||
-	    (ip_len = rte_be_to_cpu_16(ip->total_length)) < ihl ||
+	    (ip_len = px_be16(ip->total_length)) < ihl ||
 	    ip_len > len - sizeof(*eth) ||
 	    (!(m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_GOOD) && rte_raw_cksum(ip, ihl) != 0xffff) ||
-	    (rte_be_to_cpu_16(ip->fragment_offset) & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))) {
+	    (px_be16(ip->fragment_offset) & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))) {
 		lc->c.drop_bad_ip++;
 		rte_pktmbuf_free(m);
 		return;

@@ -8,16 +8,16 @@
 #include <errno.h>
 
 #include "mc_udp.h"
+#include "px_compiler.h"
 
 static uint16_t mc_be16(const uint8_t *p)
 {
-	return (uint16_t)((p[0] << 8) | p[1]);
+	return px_be16(px_load16(p));
 }
 
 static void mc_put_be16(uint8_t *p, uint16_t v)
 {
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
+	px_store16(p, px_be16(v));
 }
 
 int mc_udp_hdr_parse(const uint8_t *buf, size_t len, struct mc_udp_hdr *h)
