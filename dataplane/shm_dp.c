@@ -30,6 +30,8 @@ static uint64_t mono_ns(void)
 int dp_shm_attach(struct dp *dp)
 {
 	struct stat st;
+	if (dp->set.shm_path[0] == '\0')
+		return -ENOENT; /* no control plane (pollux-bench ring) */
 	int fd = open(dp->set.shm_path, O_RDWR);
 
 	if (fd < 0)

@@ -3,9 +3,11 @@
 """pollux-dp's own management surfaces, without a network: a shared region
 of another ABI version is refused with a clear message, and the DPDK
 telemetry commands answer through Debian's dpdk-telemetry.py. pollux-dp runs
-on a net_null vdev without hugepages, with its own EAL file prefix.
+on a net_null vdev without hugepages, with its own EAL file prefix. And
+`pollux-bench ring`, which runs the dataplane's lcore code, never attaches
+to the region at the default path (a running appliance's).
 
-usage: test_dp_shm.py POLLUX_DP      (as root; exit 77 = skip)"""
+usage: test_dp_shm.py POLLUX_DP POLLUX_BENCH      (as root; exit 77 = skip)"""
 import json
 import os
 import shutil
@@ -68,8 +70,29 @@ def test_telemetry(dp, tmp):
         shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True)
 
 
+DEFAULT_REGION = "/dev/shm/pollux"
+
+
+def test_bench_leaves_region_alone(dp, tmp, bench):
+    if os.path.exists(DEFAULT_REGION):
+        print("skip bench region check: %s exists (an appliance's?)" % DEFAULT_REGION)
+        return
+    # A region the dataplane code would refuse loudly, or attach to if valid.
+    with open(DEFAULT_REGION, "wb") as f:
+        f.write(struct.pack("<QI", MAGIC, 99) + bytes(4096 - 12))
+    try:
+        r = subprocess.run([bench, "ring", "--no-huge", "--keys", "1000", "--seconds", "1.5"],
+                           capture_output=True, text=True, timeout=120)
+        out = r.stdout + r.stderr
+        assert r.returncode == 0, (r.returncode, out)
+        assert "pollux " in out, out
+        assert DEFAULT_REGION not in out, out
+    finally:
+        os.unlink(DEFAULT_REGION)
+
+
 def main(argv):
-    if len(argv) != 2:
+    if len(argv) != 3:
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         return 2
     if os.geteuid() != 0:
@@ -78,15 +101,19 @@ def main(argv):
     os.environ.setdefault("LSAN_OPTIONS", "suppressions=%s/../lsan.supp" %
                           os.path.dirname(os.path.abspath(__file__)))
     failed = 0
-    for t in (test_other_abi_refused, test_telemetry):
+    tests = (test_other_abi_refused, test_telemetry, test_bench_leaves_region_alone)
+    for t in tests:
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                t(argv[1], tmp)
+                if t is test_bench_leaves_region_alone:
+                    t(argv[1], tmp, argv[2])
+                else:
+                    t(argv[1], tmp)
                 print("ok   %s" % t.__name__)
             except AssertionError as e:
                 failed += 1
                 print("FAIL %s: %s" % (t.__name__, str(e)[:2000]))
-    print("%d passed, %d failed" % (2 - failed, failed))
+    print("%d passed, %d failed" % (len(tests) - failed, failed))
     return 1 if failed else 0
 
 

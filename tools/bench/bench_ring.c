@@ -404,6 +404,10 @@ static int setup(struct ring_bench *b)
 	dp->set.index_items = b->o.keys;
 	dp->set.idle_sleep_max_us = 0;
 	dp->set.item_size_max = 4096;
+	/* No control plane: the default path is a running appliance's region,
+	 * which a benchmark must never attach to (it would take over the
+	 * region's dataplane identity and publish its counters there). */
+	dp->set.shm_path[0] = '\0';
 	if (px_settings_arg(&dp->set, "ip=198.18.0.1", msg, sizeof(msg)) != 0)
 		return -1;
 	dp->nlcores = 1;
