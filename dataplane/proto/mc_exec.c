@@ -150,7 +150,14 @@ static void exec_get_key(struct mc_exec *x, struct tbl_key *k, bool cas, struct 
 	}
 }
 
-void mc_exec_get1(struct mc_exec *x, const struct mc_str *key, struct mc_out *out)
+/*
+ * Most of any cache's traffic, so everything it calls is inlined into it
+ * (flatten): the read, the table lookup and the reply writers are
+ * otherwise separate functions, each saving and restoring registers, about
+ * a tenth of a UDP get's instructions.
+ */
+__attribute__((flatten)) void mc_exec_get1(struct mc_exec *x, const struct mc_str *key,
+					   struct mc_out *out)
 {
 	struct tbl_key k = key_of(key);
 
