@@ -5,8 +5,10 @@
  * stack send what the burst produced and run its timers, TX burst.
  * Once per millisecond: publish the time to the owned partition and run a
  * bounded expiry sweep. When there is nothing to do the lcore pauses, then
- * sleeps in doubling steps up to idle_sleep_max_us, so the appliance can
- * share a small machine. No locks, no allocation, no syscalls while busy.
+ * sleeps: in ppoll() on its RX queue's kernel socket where the port has one
+ * (a frame wakes it), else in doubling steps up to idle_sleep_max_us, so
+ * the appliance can share a small machine. No locks, no allocation, no
+ * syscalls while busy.
  */
 #include <cpuid.h>
 #include <poll.h>
@@ -63,15 +65,6 @@ static void tx_flush(struct dp_lcore *lc)
 }
 
 /*
- * The burst runs as a pipeline over a sliding window: packet lines of frame
- * i + 3 * LAG, key hash and bucket of i + 2 * LAG, item of i + LAG, then run
- * frame i. Each stage's miss overlaps the work of the frames in between,
- * and no more misses are in flight at once than the core can track (a
- * prefetch that finds every miss buffer busy stalls like a load).
- */
-#define DP_PREFETCH_LAG 8
-
-/*
  * Prefetch for writing: a get's reply is built over its request, so the
  * mbuf's first line and the packet lines are written. Fetched shared, each
  * would need a second coherence transaction for the write when another
@@ -94,6 +87,15 @@ static inline void prefetchw(const void *p)
 	else
 		rte_prefetch0(p);
 }
+
+/*
+ * The burst runs as a pipeline over a sliding window: packet lines of frame
+ * i + 3 * LAG, key hash and bucket of i + 2 * LAG, item of i + LAG, then run
+ * frame i. Each stage's miss overlaps the work of the frames in between,
+ * and no more misses are in flight at once than the core can track (a
+ * prefetch that finds every miss buffer busy stalls like a load).
+ */
+#define DP_PREFETCH_LAG 8
 
 static inline void prefetch_frame(struct rte_mbuf *m)
 {

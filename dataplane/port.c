@@ -46,8 +46,6 @@ static void find_wait_fds(struct dp *dp, const struct rte_eth_dev_info *info)
 	DIR *d;
 	struct dirent *e;
 
-	for (unsigned i = 0; i < dp->nlcores; i++)
-		dp->lc[i]->wait_fd = -1;
 	if (info->driver_name == NULL)
 		return;
 	if (strcmp(info->driver_name, "net_af_xdp") == 0)

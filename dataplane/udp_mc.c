@@ -205,6 +205,15 @@ static inline void copy_payload(uint8_t *dst, const uint8_t *src, uint16_t len,
 static void seg_headers(struct dp_lcore *lc, const struct dp_peer *peer, uint32_t total,
 			struct rte_mbuf *m, uint16_t seq);
 
+/* A reply of one datagram, m, to peer. No chain: the mbuf's second line
+ * (next, nb_segs) is left alone. */
+static void send1(struct dp_lcore *lc, const struct dp_peer *peer, struct rte_mbuf *m)
+{
+	seg_headers(lc, peer, 1, m, 0);
+	dp_tx(lc, m);
+	lc->c.udp_replies++;
+}
+
 /* A continuation for a reply to peer whose first segment is m (the request
  * mbuf), no payload yet. */
 static void cont_init(struct dp_cont *c, struct rte_mbuf *m, const struct dp_peer *peer)
@@ -286,9 +295,7 @@ static void get1(struct dp_lcore *lc, struct rte_mbuf *m, const struct dp_peer *
 		return;
 	}
 	m->data_len = (uint16_t)(DP_HDR_ROOM + g.so.o.len);
-	seg_headers(lc, peer, 1, m, 0);
-	dp_tx(lc, m);
-	lc->c.udp_replies++;
+	send1(lc, peer, m);
 }
 
 void dp_mc_datagram(struct dp_lcore *lc, struct rte_mbuf *m, uint16_t dst_port,
@@ -459,8 +466,7 @@ void dp_udp_reply_send(struct dp_lcore *lc, struct dp_cont *c)
 		return;
 	}
 	if (c->nseg == 1) {
-		seg_headers(lc, &c->peer, 1, m, 0); /* no chain: leave the mbuf's second line alone */
-		dp_tx(lc, m);
+		send1(lc, &c->peer, m);
 	} else {
 		for (uint16_t seq = 0; m != NULL; seq++) {
 			struct rte_mbuf *n = m->next;
@@ -469,7 +475,7 @@ void dp_udp_reply_send(struct dp_lcore *lc, struct dp_cont *c)
 			dp_tx(lc, m);
 			m = n;
 		}
+		lc->c.udp_replies++;
 	}
-	lc->c.udp_replies++;
 	rte_mempool_put(lc->dp->cont_pool, c);
 }

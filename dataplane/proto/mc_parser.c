@@ -127,50 +127,11 @@ bool mc_parse_datalen(const struct mc_str *t, uint32_t *out)
 	return true;
 }
 
-/* Whether any byte of w is a control character, space or DEL (<= 0x20 or
- * 0x7f). Bytes from 0x80 up are allowed, as memcached allows them. */
-static inline bool word_has_bad_key_byte(uint64_t w)
-{
-	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-	uint64_t del = w ^ (0x7f * ones);
-	/* exact for "some byte < 0x21" and "some byte == 0" (no false hits) */
-	return (((w - 0x21 * ones) & ~w) | ((del - ones) & ~del)) & highs;
-}
-
-static inline uint64_t load_u64(const char *p)
-{
-	uint64_t w;
-	__builtin_memcpy(&w, p, 8);
-	return w;
-}
-
 bool mc_key_valid(const struct mc_str *k)
 {
-	const char *p = k->ptr;
-	size_t n = k->len;
+	const uint8_t *p = (const uint8_t *)k->ptr;
 
-	if (n == 0 || n > MC_KEY_MAX_LEN)
-		return false;
-	if (n >= 16) {
-		/* 16 bytes at a time, the last block overlapping the one before */
-		unsigned bad = 0;
-		for (size_t i = 0; i + 16 < n; i += 16)
-			bad |= mc_bad_key_bytes(_mm_loadu_si128((const __m128i *)(p + i)));
-		return (bad | mc_bad_key_bytes(_mm_loadu_si128((const __m128i *)(p + n - 16)))) == 0;
-	}
-	if (n < 8) {
-		for (size_t i = 0; i < n; i++) {
-			unsigned char c = (unsigned char)p[i];
-			if (c <= ' ' || c == 0x7f)
-				return false;
-		}
-		return true;
-	}
-	/* 8..15 bytes: two words, the second overlapping the first */
-	for (size_t i = 0; i + 8 < n; i += 8)
-		if (word_has_bad_key_byte(load_u64(p + i)))
-			return false;
-	return !word_has_bad_key_byte(load_u64(p + n - 8));
+	return k->len != 0 && k->len <= MC_KEY_MAX_LEN && mc_key_end(p, p + k->len) == p + k->len;
 }
 
 /*

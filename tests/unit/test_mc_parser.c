@@ -35,12 +35,6 @@ static char *build(const char *prefix, size_t n, char c, const char *suffix, siz
 }
 
 /*
- * Key validation at every length and every position of a bad byte: the
- * 8-byte and 16-byte block checks must agree with the byte-wise rule (a key
- * byte is bad when it is <= 0x20 or 0x7f; 0x80 and up are fine), and the
- * single-get fast path must agree with mc_parse.
- */
-/*
  * mc_key_end reads past its span in one case only, inside the span's page:
  * spans that end flush against an unmapped page must not fault, and every
  * span length and stop position must give the first stop byte.
@@ -78,6 +72,12 @@ static void test_key_end_page_edge(void **state)
 	munmap(map, 2 * (size_t)pg);
 }
 
+/*
+ * Key validation at every length and every position of a bad byte: the
+ * 16-byte block scan must agree with the byte-wise rule (a key byte is bad
+ * when it is <= 0x20 or 0x7f; 0x80 and up are fine), and the single-get
+ * fast path must agree with mc_parse.
+ */
 static void test_key_bytes_every_length(void **state)
 {
 	static const uint8_t bad[] = { 0x00, 0x01, '\t', 0x1f, ' ', 0x7f };
@@ -93,6 +93,8 @@ static void test_key_bytes_every_length(void **state)
 		for (size_t i = 0; i < n; i++)
 			buf[4 + i] = good[(i + n) % sizeof(good)];
 		memcpy(buf + 4 + n, "\r\n", 2);
+		struct mc_str good_key = { (const char *)buf + 4, n };
+		assert_true(mc_key_valid(&good_key));
 		assert_true(mc_parse_get1(buf, n + 6, NULL, &key, &used));
 		assert_int_equal(used, n + 6);
 		assert_int_equal(key.len, n);
