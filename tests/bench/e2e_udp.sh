@@ -10,7 +10,8 @@
 # usage: tests/bench/e2e_udp.sh [BUILD_DIR] [SECONDS]      (root)
 # Server CPU per request:
 #   memcached  process CPU time (utime+stime) / requests served
-#   pollux     busy_seconds (cycles of lcore loops that did work) / requests,
+#   pollux     busy_seconds (cycles of lcore loops that did work, TX and its
+#              wakeup included) / requests,
 #              and, for reference, its process CPU time (which includes the
 #              idle polling a DPDK lcore does by design) / requests
 set -euo pipefail
