@@ -127,6 +127,7 @@ struct dp_hint {
 	uint64_t hash;
 	uint16_t koff;
 	uint16_t klen;
+	int8_t depth;              /* chain depth the next item hint looks at, -1: none */
 };
 
 struct dp_lcore {
@@ -249,7 +250,7 @@ void dp_mc_release(struct dp_lcore *lc, struct dp_cont *c, int to);
 /* Burst prefetch of received frame i: find and hash its first key, prefetch
  * its bucket (dp_mc_hint), then the item the bucket points to (_item). */
 void dp_mc_hint(struct dp_lcore *lc, struct rte_mbuf *m, unsigned i);
-void dp_mc_hint_item(struct dp_lcore *lc, unsigned i);
+void dp_mc_hint_item(struct dp_lcore *lc, unsigned i, unsigned depth);
 /* Finish a reply datagram set: headers for every segment, then TX. */
 void dp_udp_reply_send(struct dp_lcore *lc, struct dp_cont *c);
 /* tcp_mc.c: memcached over each lcore's TCP stack */

@@ -90,8 +90,10 @@ static inline void prefetchw(const void *p)
 
 /*
  * The burst runs as a pipeline over a sliding window: packet lines of frame
- * i + 3 * LAG, key hash and bucket of i + 2 * LAG, item of i + LAG, then run
- * frame i. Each stage's miss overlaps the work of the frames in between,
+ * i + 4 * LAG, key hash and bucket of i + 3 * LAG, item (or, when the key's
+ * tag is not in its bucket, the chain's overflow bucket) of i + 2 * LAG, the
+ * item of a key found in that overflow bucket of i + LAG, then run frame i.
+ * Each stage's miss overlaps the work of the frames in between,
  * and no more misses are in flight at once than the core can track (a
  * prefetch that finds every miss buffer busy stalls like a load).
  */
@@ -116,15 +118,17 @@ void dp_lcore_input(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
 		prefetchw(pkts[i]);
 		rte_prefetch0(&pkts[i]->cacheline1);
 	}
-	for (unsigned i = 0; i < n + 3 * lag; i++) {
+	for (unsigned i = 0; i < n + 4 * lag; i++) {
 		if (i < n)
 			prefetch_frame(pkts[i]);
 		if (i >= lag && i - lag < n)
 			dp_mc_hint(lc, pkts[i - lag], i - lag);
 		if (i >= 2 * lag && i - 2 * lag < n)
-			dp_mc_hint_item(lc, i - 2 * lag);
-		if (i >= 3 * lag) {
-			unsigned j = i - 3 * lag;
+			dp_mc_hint_item(lc, i - 2 * lag, 0);
+		if (i >= 3 * lag && i - 3 * lag < n)
+			dp_mc_hint_item(lc, i - 3 * lag, 1); /* keys in the first overflow bucket */
+		if (i >= 4 * lag) {
+			unsigned j = i - 4 * lag;
 			lc->burst_pos = j;
 			dp_net_input(lc, pkts[j]);
 		}

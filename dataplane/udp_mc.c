@@ -366,20 +366,23 @@ void dp_mc_hint(struct dp_lcore *lc, struct rte_mbuf *m, unsigned i)
 	uint32_t kl;
 
 	h->klen = 0;
+	h->depth = -1;
 	if (!peek_key(m, &pay, &k, &kl))
 		return;
+	h->depth = 0;
 	h->klen = (uint16_t)kl;
 	h->koff = (uint16_t)(k - pay);
 	h->hash = tbl_hash(k, kl, dp->set.hash_seed);
 	tbl_prefetch_bucket(dp->parts[mc_exec_part_of(h->hash, dp->nlcores)], h->hash);
 }
 
-void dp_mc_hint_item(struct dp_lcore *lc, unsigned i)
+void dp_mc_hint_item(struct dp_lcore *lc, unsigned i, unsigned depth)
 {
-	const struct dp_hint *h = &lc->hint[i];
+	struct dp_hint *h = &lc->hint[i];
 
-	if (h->klen != 0)
-		tbl_prefetch_item(lc->dp->parts[mc_exec_part_of(h->hash, lc->dp->nlcores)], h->hash);
+	if (h->depth == (int)depth)
+		h->depth = (int8_t)tbl_prefetch_item(
+			lc->dp->parts[mc_exec_part_of(h->hash, lc->dp->nlcores)], h->hash, depth);
 }
 
 void dp_mc_resume(struct dp_lcore *lc, struct dp_cont *c)

@@ -351,18 +351,30 @@ void tbl_prefetch_bucket(const struct px_table *t, uint64_t hash)
 	px_prefetch(tbl_bucket_of(t, hash));
 }
 
-void tbl_prefetch_item(const struct px_table *t, uint64_t hash)
+int tbl_prefetch_item(const struct px_table *t, uint64_t hash, unsigned depth)
 {
 	const struct tbl_bucket *b = tbl_bucket_of(t, hash);
-	unsigned m = tbl_bucket_match(b, (uint64_t)tbl_tag(hash) << TBL_TAG_SHIFT);
 
-	if (m != 0) {
-		uint64_t off = __atomic_load_n(&b->slot[__builtin_ctz(m)], __ATOMIC_RELAXED) & TBL_OFF_MASK;
-		if (off < t->log_size) {
-			px_prefetch(t->log + off);
-			px_prefetch(t->log + off + PX_CACHE_LINE);
-		}
+	for (unsigned d = 0; d < depth && b != NULL; d++)
+		b = tbl_next(t, b);
+	if (b == NULL)
+		return -1;
+	unsigned m = tbl_bucket_match(b, (uint64_t)tbl_tag(hash) << TBL_TAG_SHIFT);
+	if (m == 0) {
+		/* Not here: about one item in ten lives in an overflow bucket
+		 * (six items per seven-slot bucket on average). */
+		const struct tbl_bucket *next = tbl_next(t, b);
+		if (next == NULL)
+			return -1;
+		px_prefetch(next);
+		return (int)depth + 1;
 	}
+	uint64_t off = __atomic_load_n(&b->slot[__builtin_ctz(m)], __ATOMIC_RELAXED) & TBL_OFF_MASK;
+	if (off < t->log_size) {
+		px_prefetch(t->log + off);
+		px_prefetch(t->log + off + PX_CACHE_LINE);
+	}
+	return -1;
 }
 
 /* ---- writes ---- */

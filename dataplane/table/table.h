@@ -163,10 +163,15 @@ unsigned tbl_lookup_burst(struct px_table *t, const struct tbl_key *keys, unsign
 /*
  * Prefetch hints for a key about to be looked up, from any thread (they only
  * read): the bucket, then, once it is cached, the item its first tag match
- * points at. Used across an RX burst before the requests are parsed.
+ * points at. tbl_prefetch_item looks in the depth-th bucket of the key's
+ * chain (0: the primary), which an earlier call brought into cache; without
+ * a tag match there it prefetches the chain's next bucket and returns
+ * depth + 1, the depth to call again with once that one is cached; -1 when
+ * there is nothing more to fetch. Used across an RX burst before the
+ * requests are parsed.
  */
 void tbl_prefetch_bucket(const struct px_table *t, uint64_t hash);
-void tbl_prefetch_item(const struct px_table *t, uint64_t hash);
+int tbl_prefetch_item(const struct px_table *t, uint64_t hash, unsigned depth);
 
 /*
  * Lock-free read from any thread: copies key and value into buf (klen + vlen

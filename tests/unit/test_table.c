@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "table/table.h"
+#include "table/table_pvt.h" /* chain walks in test_prefetch_chain */
 
 #define SEED 0x5eed
 #define NOW 1700000000u
@@ -589,6 +590,49 @@ static void test_burst_overflow_chains(void **state)
 }
 
 /*
+ * The burst's item prefetch follows a key's chain one bucket per call: for
+ * every key, stored or not, the calls walk exactly to the first bucket with
+ * the key's tag (then fetch the item), or to the chain's end.
+ */
+static void test_prefetch_chain(void **state)
+{
+	struct fixture f;
+	struct px_table *t = mk(&f, 1 << 20, 12, 256, TBL_POLICY_CLOCK);
+	char keys[120][16];
+	unsigned deep = 0;
+	(void)state;
+
+	for (unsigned i = 0; i < 120; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "pf%u", i);
+		if (i < 80)
+			put(t, TBL_SET, keys[i], "v", 0, 0, 0, NULL);
+	}
+	for (unsigned i = 0; i < 120; i++) {
+		struct tbl_key k = K(keys[i]);
+		uint64_t tag = (uint64_t)tbl_tag(k.hash) << TBL_TAG_SHIFT;
+		int pos = -1, len = 0;
+		for (const struct tbl_bucket *b = tbl_bucket_of(t, k.hash); b != NULL;
+		     b = tbl_next(t, b), len++)
+			if (pos < 0 && tbl_bucket_match(b, tag) != 0)
+				pos = len;
+		if (i < 80)
+			assert_true(pos >= 0);
+		deep += pos >= 1;
+		int depth = 0, calls = 0;
+		while (depth >= 0) {
+			int next = tbl_prefetch_item(t, k.hash, (unsigned)depth);
+			calls++;
+			if (next >= 0)
+				assert_int_equal(next, depth + 1);
+			depth = next;
+		}
+		assert_int_equal(calls, pos >= 0 ? pos + 1 : len);
+	}
+	assert_true(deep >= 10); /* 80 keys over 3 buckets: most live in overflow buckets */
+	munmap(f.mem, f.len);
+}
+
+/*
  * Plain sets over a small log: the head passes, compacts and reinserts items
  * many laps over (hashing ahead of the head), sets land on expired versions,
  * and the memory limit moves under it. Every key keeps its latest value.
@@ -810,6 +854,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_burst, setup, teardown),
 		cmocka_unit_test(test_burst_overflow_chains),
+		cmocka_unit_test(test_prefetch_chain),
 		cmocka_unit_test(test_overwrite_laps),
 		cmocka_unit_test_setup_teardown(test_read_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalidate, setup, teardown),
