@@ -184,7 +184,7 @@ static void tick(struct dp_lcore *lc, uint64_t now_tsc)
 	dp_shm_publish(lc);
 }
 
-/* Service time of a burst's requests: from RX to replies queued. */
+/* Service time of a burst's requests: from RX to their replies handed to the port. */
 static void lat_record(struct dp_lcore *lc, uint64_t tsc, unsigned n)
 {
 	uint64_t ns = (uint64_t)((double)tsc * lc->dp->ns_per_tsc);
@@ -272,7 +272,7 @@ int dp_lcore_main(void *arg)
 		if (lc->ntx || lc->fault.on)
 			tx_flush(lc);
 		if (n > 0)
-			lat_record(lc, now - t0, n);
+			lat_record(lc, rte_rdtsc() - t0, n);
 		if (now - lc->last_tick >= tick_tsc)
 			tick(lc, now);
 		if (n == 0 && fwd == 0) {
