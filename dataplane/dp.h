@@ -255,7 +255,9 @@ void dp_mc_defer(void *ctx, unsigned part, const char *req, size_t len);
 /* A continuation held for fsync (sync mode): send it (to < 0) or forward it. */
 void dp_mc_release(struct dp_lcore *lc, struct dp_cont *c, int to);
 /* Burst prefetch of received frame i: find and hash its first key, prefetch
- * its bucket (dp_mc_hint), then the item the bucket points to (_item). */
+ * its bucket (dp_mc_hint), then the item the bucket points to or, when the
+ * key's tag is not there, the chain's next bucket (_item, depth 0), then the
+ * item found in that one (depth 1). */
 void dp_mc_hint(struct dp_lcore *lc, struct rte_mbuf *m, unsigned i);
 void dp_mc_hint_item(struct dp_lcore *lc, unsigned i, unsigned depth);
 /* Finish a reply datagram set: headers for every segment, then TX. */
