@@ -15,6 +15,8 @@ PKGS=(
   python3 python3-pymemcache python3-pytest python3-prometheus-client
   # the quick start checks /ready with it and tells how to read /metrics
   curl
+  # dpdk-telemetry.py: pollux-dp's /pollux/* telemetry commands (operations.md, test_dp_shm)
+  dpdk-dev
 )
 
 missing=()
