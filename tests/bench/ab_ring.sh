@@ -3,7 +3,7 @@
 # A/B of the ring-fed request path between two builds, in one run: the
 # machine's speed moves by a third within minutes here, so only runs that
 # alternate (A, B, A, B, ...) in the same minutes compare. Builds revision
-# BASE (release flavour: gcc, -O3, LTO) in a scratch git worktree, or takes
+# BASE (its scripts/build.sh release) in a scratch git worktree, or takes
 # a build directory, then runs `pollux-bench ring` of each build in turn and
 # prints every pair and the medians.
 #
@@ -40,8 +40,9 @@ else
 	WT=$(mktemp -d "${TMPDIR:-/tmp}/pollux-ab.XXXXXX")
 	git worktree add --detach "$WT" "$rev" >/dev/null
 	echo "ab_ring: building $BASE ($(git rev-parse --short "$rev")) in $WT" >&2
-	(cd "$WT" && CC=gcc meson setup build/release --buildtype=release -Db_lto=true >/dev/null &&
-		ninja -C build/release pollux-bench >/dev/null) || die "building $BASE failed"
+	# its own scripts/build.sh: a revision is measured as it was built then
+	# (profile-guided from the commit that made release builds so)
+	(cd "$WT" && scripts/build.sh release >/dev/null) || die "building $BASE failed"
 	A=$WT/build/release/pollux-bench
 fi
 B=$NEW/pollux-bench

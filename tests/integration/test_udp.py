@@ -277,6 +277,23 @@ class TestCommands:
         mc.silent(set_cmd(b"c:a", b"quiet", extra=b" noreply"))
         assert mc.request(b"get c:a\r\n") == value_reply(b"c:a", b"quiet") + b"END\r\n"
 
+    def test_get_line_forms(self, mc):
+        """A datagram that is exactly one "get <key>\\r\\n" takes a fast path
+        (mc_parse_get1, reply over the request); the forms around it take the
+        full parser, and both must answer as memcached does."""
+        long_key = b"k" * 250
+        assert mc.request(set_cmd(b"c:form", b"v1", flags=3)) == b"STORED\r\n"
+        assert mc.request(set_cmd(long_key, b"v2")) == b"STORED\r\n"
+        want = value_reply(b"c:form", b"v1", 3) + b"END\r\n"
+        for line in (b"get c:form\r\n", b"get c:form\n", b"get c:form \r\n",
+                     b"get  c:form\r\n", b"get c:form c:nosuch\r\n"):
+            assert mc.request(line) == want, line
+        assert mc.request(b"get " + long_key + b"\r\n") == value_reply(long_key, b"v2") + b"END\r\n"
+        assert mc.request(b"get c:form\r\nget " + long_key + b"\r\n") == (
+            want + value_reply(long_key, b"v2") + b"END\r\n")
+        assert mc.request(b"get c:for\r\n") == b"END\r\n"
+        assert mc.request(b"get " + long_key + b"k\r\n").startswith(b"CLIENT_ERROR ")
+
     def test_add_replace(self, mc):
         assert mc.request(set_cmd(b"c:add", b"1", cmd=b"add")) == b"STORED\r\n"
         assert mc.request(set_cmd(b"c:add", b"2", cmd=b"add")) == b"NOT_STORED\r\n"
