@@ -269,6 +269,7 @@ int dp_lcore_main(void *arg)
 		uint64_t now = rte_rdtsc();
 		/* TCP: replies and ACKs of this burst in as few segments as can be, timers */
 		dp_tcp_poll(lc, now);
+		bool sent = lc->ntx != 0;
 		if (lc->ntx || lc->fault.on)
 			tx_flush(lc);
 		if (n > 0)
@@ -276,6 +277,10 @@ int dp_lcore_main(void *arg)
 		if (now - lc->last_tick >= tick_tsc)
 			tick(lc, now);
 		if (n == 0 && fwd == 0) {
+			/* Output of timers alone (TCP retransmits, delayed ACKs,
+			 * window probes; fault-injection delays) is work too. */
+			if (sent)
+				lc->c.busy_cycles += rte_rdtsc() - t0;
 			idle(lc, now);
 			t0 = rte_rdtsc();
 		} else {
