@@ -25,7 +25,7 @@
 #include "px_clock.h"
 
 
-static void tx_flush(struct dp_lcore *lc);
+static unsigned tx_flush(struct dp_lcore *lc);
 
 void dp_tx(struct dp_lcore *lc, struct rte_mbuf *m)
 {
@@ -38,7 +38,9 @@ void dp_tx(struct dp_lcore *lc, struct rte_mbuf *m)
 
 #define TX_RETRIES 64
 
-static void tx_flush(struct dp_lcore *lc)
+/* Hand the queued packets (and any fault-injection delays now due) to the
+ * port; returns how many it took. */
+static unsigned tx_flush(struct dp_lcore *lc)
 {
 	unsigned n = lc->ntx, sent = 0;
 
@@ -62,6 +64,7 @@ static void tx_flush(struct dp_lcore *lc)
 		lc->c.tx_bytes -= lc->tx[i]->pkt_len;
 		rte_pktmbuf_free(lc->tx[i]);
 	}
+	return sent;
 }
 
 /*
@@ -269,9 +272,7 @@ int dp_lcore_main(void *arg)
 		uint64_t now = rte_rdtsc();
 		/* TCP: replies and ACKs of this burst in as few segments as can be, timers */
 		dp_tcp_poll(lc, now);
-		bool sent = lc->ntx != 0;
-		if (lc->ntx || lc->fault.on)
-			tx_flush(lc);
+		unsigned sent = lc->ntx || lc->fault.on ? tx_flush(lc) : 0;
 		if (n > 0)
 			lat_record(lc, rte_rdtsc() - t0, n);
 		if (now - lc->last_tick >= tick_tsc)
