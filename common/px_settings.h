@@ -40,6 +40,7 @@
 	X(hugepages,         U64, "1",         0, 1, "item memory in hugepages (no: run EAL with --no-huge)") \
 	X(hash_seed,         U64, "11400714819323198485", 0, UINT64_MAX, "key hash seed (partition-aware clients need it)") \
 	X(idle_spin_us,      U64, "50",        0, 1000000, "adaptive polling: how long an idle lcore spins before it sleeps, us") \
+	X(tx_hold_us,        U64, "20",        0, 1000, "TX coalescing: how long a reply may wait to share a TX kick while requests come on many TCP connections, us (0: off)") \
 	X(idle_sleep_max_us, U64, "1000",      0, 1000000, "adaptive polling: longest idle sleep, us (0: busy poll)") \
 	X(sweep_budget,      U64, "64",        0, 1 << 20, "expired items each lcore examines per millisecond") \
 	X(fault_rx_drop,     F64, "0",         0, 1, "probability an RX packet is dropped (tests only)") \

@@ -21,6 +21,7 @@
 #include "pollux/shm.h"
 #include "proto/mc_exec.h"
 #include "px_settings.h"
+#include "txhold.h"
 
 #define DP_LCORES_MAX 64
 /*
@@ -47,7 +48,8 @@
 	X(drop_frame) X(drop_truncated) X(drop_nomem) \
 	X(fwd_out) X(fwd_in) X(fwd_full) X(remote_reads) \
 	X(fault_drops) X(fault_dups) X(fault_reorders) X(fault_delays) \
-	X(busy_loops) X(idle_loops) X(sleeps) X(busy_cycles)
+	X(busy_loops) X(idle_loops) X(sleeps) X(busy_cycles) \
+	X(tx_kicks) X(tx_held)
 
 struct dp_counters {
 #define DP_X_FIELD(n) uint64_t n;
@@ -170,6 +172,13 @@ struct dp_lcore {
 	struct dp_tcp_ref *tcp_held;       /* connections holding replies (sync WAL) */
 	uint32_t ntcp_held;
 	struct dp_wal wal;
+	/* TX coalescing (txhold.h): the loops since the last kick whose
+	 * replies are queued, their RX tsc and requests (service time) */
+	struct dp_txhold txhold;
+	uint32_t tick_no;          /* ticks so far */
+	unsigned flows;            /* TCP connections with requests in this tick */
+	unsigned nheld;
+	struct { uint64_t t0; unsigned n; } held[DP_TXHOLD_BURSTS];
 	uint8_t rbuf[] __rte_cache_aligned; /* remote reads: key + largest value */
 } __rte_cache_aligned;
 

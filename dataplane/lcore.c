@@ -7,8 +7,9 @@
  * bounded expiry sweep. When there is nothing to do the lcore pauses, then
  * sleeps: in ppoll() on its RX queue's kernel socket where the port has one
  * (a frame wakes it), else in doubling steps up to idle_sleep_max_us, so
- * the appliance can share a small machine. No locks, no allocation, no
- * syscalls while busy.
+ * the appliance can share a small machine. No locks, no allocation, and
+ * no syscalls while busy beyond the PMD's TX kick, which a saturated lcore
+ * can share between loops (TX coalescing, tx_hold_us).
  */
 #include <cpuid.h>
 #include <poll.h>
@@ -59,6 +60,7 @@ static unsigned tx_flush(struct dp_lcore *lc)
 			rte_pause();
 	}
 	lc->c.tx_pkts += sent;
+	lc->c.tx_kicks += sent > 0;
 	for (unsigned i = sent; i < n; i++) {
 		lc->c.tx_drops++;
 		lc->c.tx_bytes -= lc->tx[i]->pkt_len;
@@ -196,6 +198,42 @@ static void lat_record(struct dp_lcore *lc, uint64_t tsc, unsigned n)
 	lc->lat_sum_ns += ns * n;
 }
 
+/* The queued replies went (a full TX array also flushes itself): the
+ * service time of each loop's requests since the last kick, from its RX to
+ * now. tx_held counts the requests that waited for a later loop's kick
+ * (all but this loop's own). */
+static void tx_sent(struct dp_lcore *lc, uint64_t end, bool own)
+{
+	for (unsigned i = 0; i < lc->nheld; i++) {
+		lat_record(lc, end - lc->held[i].t0, lc->held[i].n);
+		if (!own || i + 1 < lc->nheld)
+			lc->c.tx_held += lc->held[i].n;
+	}
+	lc->nheld = 0;
+	dp_txhold_sent(&lc->txhold);
+}
+
+/* The TX step with coalescing on (tx_hold_us): this loop's requests join
+ * those waiting for a kick; all go when txhold.h says so, or every loop
+ * while fault injection is on (its delays want each loop's flush).
+ * Returns the packets the port took. */
+static unsigned tx_coalesce(struct dp_lcore *lc, uint64_t now, uint64_t t0, unsigned n, bool input)
+{
+	unsigned sent = 0;
+
+	if (n > 0) {
+		lc->held[lc->nheld].t0 = t0;
+		lc->held[lc->nheld].n = n;
+		lc->nheld++;
+	}
+	if (lc->fault.on || !dp_txhold_wait(&lc->txhold, now, input, lc->ntx, lc->nheld)) {
+		if (lc->ntx || lc->fault.on)
+			sent = tx_flush(lc);
+		tx_sent(lc, rte_rdtsc(), n > 0);
+	}
+	return sent;
+}
+
 static void idle(struct dp_lcore *lc, uint64_t now_tsc)
 {
 	uint64_t max = lc->dp->set.idle_sleep_max_us;
@@ -205,7 +243,9 @@ static void idle(struct dp_lcore *lc, uint64_t now_tsc)
 		lc->idle_since = now_tsc;
 		return;
 	}
-	if (max == 0 || now_tsc - lc->idle_since < lc->dp->set.idle_spin_us * lc->dp->tsc_hz / 1000000) {
+	/* replies waiting to share a kick: keep polling, the loop sends them
+	 * within tx_hold_us (cheaper than a sleep and wakeup, measured) */
+	if (max == 0 || lc->ntx || now_tsc - lc->idle_since < lc->dp->set.idle_spin_us * lc->dp->tsc_hz / 1000000) {
 		rte_pause();
 		return;
 	}
@@ -256,6 +296,7 @@ int dp_lcore_main(void *arg)
 	struct rte_mbuf *pkts[DP_BURST * 4];
 
 	own_arena(lc);
+	dp_txhold_init(&lc->txhold, dp->set.tx_hold_us * dp->tsc_hz / 1000000);
 	/* Idle sleeps are short (from 1 us): without this the kernel's 50 us
 	 * default slack would stretch each one, and the latency with it. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
@@ -272,11 +313,22 @@ int dp_lcore_main(void *arg)
 		uint64_t now = rte_rdtsc();
 		/* TCP: replies and ACKs of this burst in as few segments as can be, timers */
 		dp_tcp_poll(lc, now);
-		unsigned sent = lc->ntx || lc->fault.on ? tx_flush(lc) : 0;
-		if (n > 0)
-			lat_record(lc, rte_rdtsc() - t0, n);
-		if (now - lc->last_tick >= tick_tsc)
+		unsigned sent;
+		/* TX coalescing is off below 8 connections with requests (UDP,
+		 * few clients) and with tx_hold_us=0: then every loop sends */
+		if (likely(dp_txhold_off(&lc->txhold) && lc->nheld == 0)) {
+			sent = lc->ntx || lc->fault.on ? tx_flush(lc) : 0;
+			if (n > 0)
+				lat_record(lc, rte_rdtsc() - t0, n);
+		} else {
+			sent = tx_coalesce(lc, now, t0, n, n > 0 || fwd > 0);
+		}
+		if (now - lc->last_tick >= tick_tsc) {
+			dp_txhold_tick(&lc->txhold, lc->flows);
+			lc->flows = 0;
+			lc->tick_no++;
 			tick(lc, now);
+		}
 		if (n == 0 && fwd == 0) {
 			/* Output of timers alone (TCP retransmits, delayed ACKs,
 			 * window probes; fault-injection delays) is work too. */

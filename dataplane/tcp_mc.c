@@ -46,6 +46,7 @@ struct dp_tcp_mc {
 	uint64_t *need;   /* [2][nlcores] LSN each lcore's log must reach; NULL: none yet */
 	uint32_t seal_seq, open_seq; /* where each batch's bytes begin */
 	bool sealed, opened, listed;
+	uint32_t rx_tick;  /* lcore tick of its last request bytes, + 1 */
 };
 
 /*
@@ -361,6 +362,7 @@ static int app_accept(struct tcp_stack *st, struct tcp_conn *c)
 	mc_stream_init(&m->s);
 	m->waiting = m->fin = false;
 	m->sealed = m->opened = m->listed = false;
+	m->rx_tick = 0;
 	c->app = m;
 	__atomic_fetch_add(&lc->dp->info.curr_connections, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&lc->dp->info.total_connections, 1, __ATOMIC_RELAXED);
@@ -375,6 +377,13 @@ static bool conn_paused(const struct dp_tcp_mc *m)
 static void app_recv(struct tcp_stack *st, struct tcp_conn *c, const uint8_t *p, uint32_t n)
 {
 	struct dp_tcp_mc *m = c->app;
+	struct dp_lcore *lc = lc_of(st);
+
+	/* connections with requests in this tick, for TX coalescing */
+	if (m->rx_tick != lc->tick_no + 1) {
+		m->rx_tick = lc->tick_no + 1;
+		lc->flows++;
+	}
 
 	if (conn_paused(m)) {
 		if (mc_stream_append(&m->s, p, n) != 0)
