@@ -58,10 +58,11 @@ static inline void dp_txhold_tick(struct dp_txhold *h, unsigned flows)
 		    : flows / 2 < DP_TXHOLD_BURSTS ? flows / 2 : DP_TXHOLD_BURSTS;
 }
 
-/* No reply can wait until the next tick: the caller may skip the rest. */
+/* No reply waits, and none may until the next tick: the caller may skip
+ * dp_txhold_wait() and send at once. */
 static inline bool dp_txhold_off(const struct dp_txhold *h)
 {
-	return h->bursts == 0;
+	return h->bursts == 0 && h->since == 0;
 }
 
 /*

@@ -1049,10 +1049,11 @@ class TestTxCoalescing:
         assert held == 0 and kicks == pkts >= 2000, "tx_held=%d tx_kicks=%d tx_pkts=%d" % (
             held, kicks, pkts)
 
-    def test_connections_in_flight_share_kicks(self):
-        # a window of 200 us, which Python's requests on 64 connections
-        # (under ASan too) arrive far closer together than
-        srv = Server(["tx_hold_us=200"])
+    @staticmethod
+    def kicks_for_64_connections(hold_us):
+        """20 verified requests on each of 64 connections, one step at a
+        time over all of them; (tx_held, tx_kicks, tx_pkts) at exit."""
+        srv = Server(["tx_hold_us=%d" % hold_us])
         try:
             rng = random.Random(42)
             vals = [rand_bytes(rng, rng.randrange(1, 1500)) for _ in range(64)]
@@ -1067,13 +1068,23 @@ class TestTxCoalescing:
             many_connections(srv, 64, rounds)
         finally:
             res = srv.stop()
-        held, kicks, pkts = res.total("tx_held"), res.total("tx_kicks"), res.total("tx_pkts")
-        print("64 connections: tx_held=%d tx_kicks=%d tx_pkts=%d" % (held, kicks, pkts))
-        # Replies shared kicks, at least two packets a kick: by waiting (a
-        # release build: about 5, and about 1.15 with tx_hold_us=0), or,
-        # where the lcore is slower than the client (ASan), because the
-        # loops made them together and nothing needed to wait.
-        assert 2 * kicks <= pkts, "tx_held=%d tx_kicks=%d tx_pkts=%d" % (held, kicks, pkts)
+        got = res.total("tx_held"), res.total("tx_kicks"), res.total("tx_pkts")
+        print("64 connections, tx_hold_us=%d: tx_held=%d tx_kicks=%d tx_pkts=%d" % ((hold_us,) + got))
+        return got
+
+    def test_connections_in_flight_share_kicks(self):
+        # The same traffic without and with coalescing (a window of 200
+        # us, which Python's requests on 64 connections arrive far closer
+        # together than). Without, a release build sends about 1.15
+        # packets a kick here; with, 2.2 to 5 (the gate reopens each tick
+        # Python sends on 8 connections or more).
+        _, kicks_off, pkts_off = self.kicks_for_64_connections(0)
+        held, kicks, pkts = self.kicks_for_64_connections(200)
+        assert held > 0 or 2 * kicks_off <= pkts_off, (held, kicks, pkts)
+        if 2 * kicks_off > pkts_off:
+            assert 4 * kicks <= 3 * kicks_off, "kicks %d with, %d without" % (kicks, kicks_off)
+        # else the lcore is slower than the client (ASan): its loops
+        # already put several replies in each kick, nothing needs to wait
 
 
 # == two lcores: connections on both, keys in both partitions ======================================
