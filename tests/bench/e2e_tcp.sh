@@ -3,7 +3,7 @@
 # End-to-end TCP benchmark over a veth pair, in one run: Debian's memcached
 # (1 worker thread, the kernel's TCP) and pollux-dp (1 dataplane lcore, its
 # own TCP), each in a server namespace, driven by the same pollux-bench tcp
-# from a client namespace (kernel TCP, epoll). Two rows: no pipelining
+# from a client namespace (kernel TCP, io_uring). Two rows: no pipelining
 # (16 connections x 1 request in flight) and pipelined (4 connections x 16).
 # Every row starts a fresh server, preloads the keys at the row's depth and
 # measures for SECONDS. Reports requests/s, server CPU time per request,
@@ -22,6 +22,9 @@
 #                     NICs; default: veth runs the receiver's stack in the
 #                     sender's context, so each server is charged the
 #                     client's TCP receive of its replies (docs/performance.md)
+#   IO=epoll          the client's I/O engine (pollux-bench tcp --io; default
+#                     uring: one system call per wakeup for all connections,
+#                     so the one client thread bounds the rate less)
 #   BENCH_ARGS="..."  further pollux-bench tcp options (e.g. --loop open --rate 50000)
 #   KEEP=DIR          keep each row's pollux-bench JSON and pollux-dp log in DIR
 #   PX_SETTINGS="k=v ..."  further pollux-dp settings (e.g. idle_spin_us=5)
@@ -43,6 +46,7 @@ SECS=${2:-5}
 SIDES=${SIDES:-both}
 REPEAT=${REPEAT:-1}
 RX_CPU=${RX_CPU:-sender}
+IO=${IO:-uring}
 PMD=${PMD:-auto}
 ROWS=${ROWS:-"16x1 4x16"}
 SRV=pxt-srv-$$ CLI=pxt-cli-$$ VS=pxt-s$$ VC=pxt-c$$ IP_S=198.18.2.1 IP_C=198.18.2.2
@@ -62,6 +66,7 @@ die() { echo "e2e_tcp: $*" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || die "run as root"
 case $SIDES in both|memcached) ;; *) die "SIDES must be both or memcached" ;; esac
 case $RX_CPU in sender|own) ;; *) die "RX_CPU must be sender or own" ;; esac
+case $IO in epoll|uring) ;; *) die "IO must be epoll or uring" ;; esac
 [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive count"
 NEED=("$BUILD/pollux-bench")
 [ "$SIDES" = memcached ] || NEED+=("$BUILD/pollux-dp")
@@ -110,7 +115,7 @@ bench() {
 	t0=$(cpu_ticks "$SERVER_PID")
 	ip netns exec "$CLI" "${CLI_PIN[@]}" "$BUILD/pollux-bench" tcp --server "$IP_S" --seconds "$SECS" \
 		--keys 100000 --key-size 16 --value-size 32 --dist zipf:0.99 --get-ratio 0.95 \
-		--conns "$conns" --depth "$depth" ${BENCH_ARGS:-} --json >"$OUT/$name.json" || rc=$?
+		--conns "$conns" --depth "$depth" --io "$IO" ${BENCH_ARGS:-} --json >"$OUT/$name.json" || rc=$?
 	t1=$(cpu_ticks "$SERVER_PID")
 	echo "$t0 $t1" >"$OUT/$name.cpu"
 	[ "$rc" -eq 0 ] || echo "e2e_tcp: $name: pollux-bench tcp exited $rc" >&2
@@ -165,7 +170,7 @@ for run in "${RUNS[@]}"; do
 	ip netns exec "$CLI" ip neigh flush dev "$VC"
 done
 
-SERVER_CPU=${SERVER_CPU:-} CLIENT_CPU=${CLIENT_CPU:-} RX_CPU=$RX_CPU \
+SERVER_CPU=${SERVER_CPU:-} CLIENT_CPU=${CLIENT_CPU:-} RX_CPU=$RX_CPU IO=$IO \
 	/usr/bin/python3 - "$OUT" "$HZ" "$SECS" "$SIDES" "${RUNS[@]}" <<'PY' || FAIL=1
 import json, os, re, statistics, sys
 out, hz, secs, sides, runs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5:]
@@ -209,8 +214,9 @@ def fmt(v, f="%.2f"):
     return "-" if v is None else f % v
 
 results, bad = [], 0
-print("end to end over veth, 1 server core each, same client (pollux-bench tcp)%s; kernel receive "
-      "work on %s" % (", server on CPU %s, client on CPU %s" % (os.environ["SERVER_CPU"],
+print("end to end over veth, 1 server core each, same client (pollux-bench tcp --io %s)%s; kernel "
+      "receive work on %s" % (os.environ["IO"],
+                      ", server on CPU %s, client on CPU %s" % (os.environ["SERVER_CPU"],
                        os.environ["CLIENT_CPU"]) if os.environ.get("SERVER_CPU") else "",
                       "the receiving side's CPU (RX_CPU=own)" if os.environ["RX_CPU"] == "own"
                       else "the sender's CPU (veth's default)"))
@@ -284,6 +290,7 @@ for row in dict.fromkeys(r["row"] for r in results):
         fmt(m["pollux_busy_us_per_req"]), fmt(m["rps_ratio"]), fmt(m["cpu_ratio"], "%.3f"),
         span("cpu_ratio"), fmt(m["busy_cpu_ratio"], "%.3f")))
 print(json.dumps({"bench": "e2e_tcp", "seconds": secs, "rx_cpu": os.environ["RX_CPU"],
+                  "client_io": os.environ["IO"],
                   "rows": results, "medians": summary}))
 sys.exit(1 if bad else 0)
 PY

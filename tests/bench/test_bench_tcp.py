@@ -126,12 +126,12 @@ class Server:
             return
 
 
-def run(bench, fault, extra=()):
+def run(bench, io, fault, extra=()):
     srv = Server(fault)
     try:
         argv = [bench, "tcp", "--server", "127.0.0.1", "--port", str(srv.port), "--keys", "500",
                 "--requests", "3000", "--conns", "3", "--depth", "4", "--timeout-ms", "1000",
-                "--json"] + list(extra)
+                "--io", io, "--json"] + list(extra)
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            timeout=60)
     finally:
@@ -151,40 +151,44 @@ def main():
             print("     " + detail)
             failed += 1
 
-    rc, r, err = run(bench, None)
-    check("good server: exit 0, every request answered and checked",
-          rc == 0 and r["ok"] == r["requests"] == 3000 and r["hits"] > 2000 and
-          r["failures"] == 0 and r["preload_stored"] == 500, "rc=%d %s %s" % (rc, r, err))
-    rc, r, err = run(bench, "pieces", ["--value-size", "200"])
-    check("replies in 3-byte pieces: all parsed and checked",
-          rc == 0 and r["ok"] == 3000 and r["hits"] > 2000, "rc=%d %s %s" % (rc, r, err))
-    rc, r, err = run(bench, "pieces", ["--loop", "open", "--rate", "5000"])
-    check("open loop, pieces: all parsed and checked",
-          rc == 0 and r["ok"] == 3000, "rc=%d %s %s" % (rc, r, err))
-    rc, r, err = run(bench, "stall", ["--value-size", "100000", "--depth", "64",
-                                      "--get-ratio", "0.5", "--timeout-ms", "5000"])
-    check("server stops reading for 0.5 s under large pipelined sets: all answered",
-          rc == 0 and r["ok"] == 3000 and r["stored"] > 1000, "rc=%d %s %s" % (rc, r, err))
-    rc, r, err = run(bench, "corrupt")
-    check("one corrupt value: counted as a bad value, exit 1",
-          rc == 1 and r["bad_values"] == 1 and r["failures"] == 1, "rc=%d %s %s" % (rc, r, err))
-    rc, r, err = run(bench, "wrong_key")
-    check("a value under the wrong key: garbled, connection closed, exit 1",
-          rc == 1 and r["garbled"] == 1 and r["conn_failures"] == 1,
-          "rc=%d %s %s" % (rc, r, err))
-    rc, r, err = run(bench, "extra")
-    check("bytes nobody asked for: garbled, exit 1",
-          rc == 1 and r["garbled"] >= 1 and r["conn_failures"] >= 1,
-          "rc=%d %s %s" % (rc, r, err))
-    rc, r, err = run(bench, "close")
-    check("connection closed under load: requests lost, exit 1",
-          rc == 1 and r["conn_failures"] >= 1 and r["lost"] >= 1 and
-          "lost" in err, "rc=%d %s %s" % (rc, r, err))
-    t0 = time.monotonic()
-    rc, r, err = run(bench, "silent")
-    check("server stops answering: timeouts after --timeout-ms, exit 1",
-          rc == 1 and r["timeouts"] >= 1 and time.monotonic() - t0 < 20,
-          "rc=%d %s %s" % (rc, r, err))
+    # Every case with both of the client's I/O engines.
+    for io in ("epoll", "uring"):
+        rc, r, err = run(bench, io, None)
+        check(io + ": good server: exit 0, every request answered and checked",
+              rc == 0 and r["io"] == io and r["ok"] == r["requests"] == 3000 and
+              r["hits"] > 2000 and r["failures"] == 0 and r["preload_stored"] == 500,
+              "rc=%d %s %s" % (rc, r, err))
+        rc, r, err = run(bench, io, "pieces", ["--value-size", "200"])
+        check(io + ": replies in 3-byte pieces: all parsed and checked",
+              rc == 0 and r["ok"] == 3000 and r["hits"] > 2000, "rc=%d %s %s" % (rc, r, err))
+        rc, r, err = run(bench, io, "pieces", ["--loop", "open", "--rate", "5000"])
+        check(io + ": open loop, pieces: all parsed and checked",
+              rc == 0 and r["ok"] == 3000, "rc=%d %s %s" % (rc, r, err))
+        rc, r, err = run(bench, io, "stall", ["--value-size", "100000", "--depth", "64",
+                                              "--get-ratio", "0.5", "--timeout-ms", "5000"])
+        check(io + ": server stops reading for 0.5 s under large pipelined sets: all answered",
+              rc == 0 and r["ok"] == 3000 and r["stored"] > 1000, "rc=%d %s %s" % (rc, r, err))
+        rc, r, err = run(bench, io, "corrupt")
+        check(io + ": one corrupt value: counted as a bad value, exit 1",
+              rc == 1 and r["bad_values"] == 1 and r["failures"] == 1,
+              "rc=%d %s %s" % (rc, r, err))
+        rc, r, err = run(bench, io, "wrong_key")
+        check(io + ": a value under the wrong key: garbled, connection closed, exit 1",
+              rc == 1 and r["garbled"] == 1 and r["conn_failures"] == 1,
+              "rc=%d %s %s" % (rc, r, err))
+        rc, r, err = run(bench, io, "extra")
+        check(io + ": bytes nobody asked for: garbled, exit 1",
+              rc == 1 and r["garbled"] >= 1 and r["conn_failures"] >= 1,
+              "rc=%d %s %s" % (rc, r, err))
+        rc, r, err = run(bench, io, "close")
+        check(io + ": connection closed under load: requests lost, exit 1",
+              rc == 1 and r["conn_failures"] >= 1 and r["lost"] >= 1 and
+              "lost" in err, "rc=%d %s %s" % (rc, r, err))
+        t0 = time.monotonic()
+        rc, r, err = run(bench, io, "silent")
+        check(io + ": server stops answering: timeouts after --timeout-ms, exit 1",
+              rc == 1 and r["timeouts"] >= 1 and time.monotonic() - t0 < 20,
+              "rc=%d %s %s" % (rc, r, err))
     print("%d failed" % failed)
     return 1 if failed else 0
 

@@ -60,6 +60,7 @@ struct load_opts {
 	uint32_t depth;          /* closed loop: in flight per socket or connection */
 	uint32_t threads;
 	uint32_t timeout_ms;
+	bool uring;              /* TCP only: io_uring instead of epoll and send/recv */
 	enum load_proto proto;
 	bool preload;
 	bool json;

@@ -58,7 +58,10 @@ static void usage(FILE *f, enum load_transport t)
 		fprintf(f,
 			"  --conns C            TCP connections (default 4)\n"
 			"  --depth D            closed loop: pipelining depth, requests in flight per\n"
-			"                       connection (default 1: no pipelining)\n");
+			"                       connection (default 1: no pipelining)\n"
+			"  --io E               epoll (send and recv per connection, default) |\n"
+			"                       uring (io_uring: every connection's sends and\n"
+			"                       receives in one system call per wakeup)\n");
 	else
 		fprintf(f,
 			"  --conns C            sockets, each with its own source port (default 4)\n"
@@ -164,6 +167,16 @@ static int parse_one(int c, const char *arg, struct load_opts *o, bool *have_ser
 		return bench_opt_u32(CMD, "--depth", arg, 1, 4096, &o->depth);
 	case 't':
 		return bench_opt_u32(CMD, "--threads", arg, 1, 64, &o->threads);
+	case 'I':
+		if (o->transport != LOAD_TCP)
+			return bench_opt_bad(CMD, "--io", arg, "TCP only");
+		if (strcmp(arg, "epoll") == 0)
+			o->uring = false;
+		else if (strcmp(arg, "uring") == 0)
+			o->uring = true;
+		else
+			return bench_opt_bad(CMD, "--io", arg, "expected epoll or uring");
+		return 0;
 	case 'T':
 		return bench_opt_u32(CMD, "--timeout-ms", arg, 1, 60000, &o->timeout_ms);
 	case 'w':
@@ -252,6 +265,7 @@ int load_opts_parse(enum load_transport t, int argc, char **argv, struct load_op
 		{"conns", required_argument, NULL, 'c'},
 		{"depth", required_argument, NULL, 'D'},
 		{"threads", required_argument, NULL, 't'},
+		{"io", required_argument, NULL, 'I'},
 		{"timeout-ms", required_argument, NULL, 'T'},
 		{"warmup-sets", no_argument, NULL, 'w'},
 		{"no-preload", no_argument, NULL, 'N'},

@@ -58,6 +58,14 @@ struct load_transport_ops {
 	/* One epoll event; closed: the closed loop is issuing (a reply may make room). */
 	void (*on_event)(struct load_worker *w, const struct epoll_event *ev, bool closed,
 			 uint64_t now);
+	/*
+	 * Optional: wait until deadline (monotonic ns) for the transport's own
+	 * completions and handle them, like on_event; false when the worker's
+	 * events come through epoll instead (then the loop waits in epoll).
+	 */
+	bool (*wait)(struct load_worker *w, uint64_t deadline, bool closed);
+	/* Optional: on the worker's thread after its last phase (fini runs on the main thread). */
+	void (*worker_end)(struct load_worker *w);
 	/* Preload: the server clearly is not there (no reply at all, every connection broke). */
 	bool (*preload_hopeless)(struct load_worker *w);
 	const char *hint;     /* what to check when the preload fails */

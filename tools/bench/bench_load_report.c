@@ -80,9 +80,10 @@ void load_report_text(FILE *f, const struct load_opts *o, const struct load_resu
 	bool tcp = o->transport == LOAD_TCP;
 	char dist[32];
 
-	fprintf(f, "%s %s:%u%s, %s protocol, %s loop, %u %s, %u thread%s, ", o->cmd,
+	fprintf(f, "%s %s:%u%s, %s protocol, %s loop, %u %s%s, %u thread%s, ", o->cmd,
 		o->server_str, o->port, o->partition_aware ? " (+partition)" : "",
 		proto_name(o), loop_name(o), o->conns, tcp ? "connections" : "sockets",
+		!tcp ? "" : o->uring ? " (io_uring)" : " (epoll)",
 		o->threads, o->threads == 1 ? "" : "s");
 	if (o->loop == LOAD_LOOP_OPEN)
 		fprintf(f, "%.0f req/s offered\n", o->rate);
@@ -129,13 +130,14 @@ void load_report_json(FILE *f, const struct load_opts *o, const struct load_resu
 
 	fprintf(f, "{\"bench\":\"%s\",\"server\":\"%s\",\"port\":%u,\"partitions\":%u,"
 		"\"partition_aware\":%s,\"hash_seed\":%" PRIu64 ",\"proto\":\"%s\","
-		"\"loop\":\"%s\",\"rate\":%.0f,\"conns\":%u,\"depth\":%u,\"threads\":%u,"
+		"\"loop\":\"%s\",\"rate\":%.0f,\"conns\":%u,\"depth\":%u,\"io\":\"%s\",\"threads\":%u,"
 		"\"keys\":%" PRIu64 ",\"key_size\":%u,\"value_size\":%u,\"dist\":\"%s\","
 		"\"get_ratio\":%g,\"seconds\":%g,\"requests_limit\":%" PRIu64 ","
 		"\"timeout_ms\":%u,\"preload\":%s,\"seed\":%" PRIu64 ",\"value_version\":%u,",
 		o->cmd, o->server_str, o->port, o->partitions, o->partition_aware ? "true" : "false",
 		o->hash_seed, proto_name(o), loop_name(o),
-		o->loop == LOAD_LOOP_OPEN ? o->rate : 0, o->conns, o->depth, o->threads, o->keys,
+		o->loop == LOAD_LOOP_OPEN ? o->rate : 0, o->conns, o->depth,
+		o->transport != LOAD_TCP ? "epoll" : o->uring ? "uring" : "epoll", o->threads, o->keys,
 		o->key_size, o->value_size, load_opts_dist(o, dist, sizeof(dist)), o->get_ratio,
 		o->seconds, o->requests, o->timeout_ms, o->preload ? "true" : "false", o->seed,
 		o->value_version);

@@ -168,6 +168,8 @@ void load_run_phase(struct load_worker *w)
 		if (on && w->run->t_end != 0 && w->phase == LOAD_PHASE_MEASURE)
 			deadline = PX_MIN(deadline, w->run->t_end);
 
+		if (ops->wait != NULL && ops->wait(w, deadline, on && !open))
+			continue;
 		int n = load_wait_events(w, ev, (int)PX_ARRAY_SIZE(ev), deadline);
 		now = px_clock_ns();
 		for (int j = 0; j < n; j++)
@@ -199,6 +201,8 @@ void *load_worker_main(void *arg)
 		w->t_issue_end = run->t0;
 		load_run_phase(w);
 	}
+	if (run->ops->worker_end != NULL)
+		run->ops->worker_end(w);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The transport of `pollux-bench tcp`: each worker owns --conns/--threads
- * non-blocking kernel TCP connections (TCP_NODELAY) in one epoll set.
+ * kernel TCP connections (TCP_NODELAY), non-blocking in one epoll set.
  * Requests are written into a connection's output buffer and flushed with
  * one send per batch, so a pipelined connection carries --depth requests
  * per write; replies are split from the byte stream incrementally
@@ -11,6 +11,9 @@
  * reply) is closed and stays closed: its requests in flight count as lost
  * or timed out, and the run fails. Choosing requests and counting replies
  * are shared with UDP (bench_load_worker.c).
+ *
+ * The epoll engine is here; --io uring drives the same connections through
+ * io_uring instead (bench_tcp_uring.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,8 +29,7 @@
 #include "px_clock.h"
 
 #include "bench.h"
-#include "bench_load_pvt.h"
-#include "bench_tcp.h"
+#include "bench_tcp_pvt.h"
 
 #define TCP_OPEN_INFLIGHT 4096      /* open loop: requests in flight per connection, at most */
 #define TCP_OUT_MIN (64u << 10)     /* output buffer bytes per connection, at least */
@@ -36,48 +38,11 @@
 #define TCP_BATCH 32                /* open loop: arrivals taken per connection per turn */
 #define TCP_READ_ROUNDS 4           /* recv calls per ready connection per wakeup */
 
-struct tcp_req {
-	uint64_t t_start;   /* latency origin: intended send (open) or queued (closed) */
-	uint64_t t_sent;    /* timeout origin */
-	uint64_t idx;
-	uint8_t op;
-};
-
-struct tcp_conn {
-	int fd;
-	bool dead;
-	bool want_out;      /* EPOLLOUT armed: the output buffer waits for the socket */
-	struct tcp_req *q;  /* in flight, oldest first: ring of qcap */
-	uint32_t qcap;      /* a power of two */
-	uint32_t qhead;
-	uint32_t qn;
-	uint8_t *out;       /* bytes queued for the socket: [out_off, out_len) */
-	size_t out_off;
-	size_t out_len;
-	struct tcp_rx rx;
-};
-
-struct tcp_worker {
-	struct load_worker lw;
-	struct tcp_conn *conns;
-	uint32_t nconns;
-	uint32_t live;
-	uint32_t rr;
-	uint32_t qmax;      /* in flight per connection in this phase */
-	size_t cmd_max;
-	size_t out_cap;
-};
-
-static struct tcp_req *q_at(struct tcp_conn *c, uint32_t k)
-{
-	return &c->q[(c->qhead + k) & (c->qcap - 1)];
-}
-
 /*
  * Close connection c for good. Its requests in flight end as timeouts (the
  * oldest waited --timeout-ms) or as lost; either fails the run.
  */
-static void conn_fail(struct tcp_worker *w, struct tcp_conn *c, bool timed_out)
+void tcp_conn_fail(struct tcp_worker *w, struct tcp_conn *c, bool timed_out)
 {
 	struct load_counters *cnt = load_cnt(&w->lw);
 
@@ -90,6 +55,8 @@ static void conn_fail(struct tcp_worker *w, struct tcp_conn *c, bool timed_out)
 	if (w->lw.phase == LOAD_PHASE_PRELOAD)
 		LOAD_CNT_ADD(cnt->preload_failed, c->qn);
 	LOAD_CNT_ADD(cnt->conn_failures, 1);
+	if (w->uring)
+		shutdown(c->fd, SHUT_RDWR); /* ends its operations in flight on the ring */
 	close(c->fd);
 	c->fd = -1;
 	c->dead = true;
@@ -108,10 +75,20 @@ static void arm_out(struct tcp_worker *w, struct tcp_conn *c, uint32_t i, bool o
 		c->want_out = on;
 }
 
-/* Write what the socket takes of the output buffer; wait for EPOLLOUT for the rest. */
+/*
+ * Write what the socket takes of the output buffer; wait for EPOLLOUT for
+ * the rest. With --io uring: queue a send of it unless one is in flight
+ * (its completion sends what was added meanwhile).
+ */
 static void conn_flush(struct tcp_worker *w, uint32_t i)
 {
 	struct tcp_conn *c = &w->conns[i];
+
+	if (w->uring) {
+		if (!c->dead && !c->sending && c->out_off < c->out_len)
+			tcp_uring_send(w, i);
+		return;
+	}
 
 	while (!c->dead && c->out_off < c->out_len) {
 		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
@@ -128,7 +105,7 @@ static void conn_flush(struct tcp_worker *w, uint32_t i)
 			return;
 		}
 		LOAD_CNT_ADD(load_cnt(&w->lw)->send_failures, 1);
-		conn_fail(w, c, false);
+		tcp_conn_fail(w, c, false);
 		return;
 	}
 	if (!c->dead) {
@@ -145,7 +122,8 @@ static bool conn_room(const struct tcp_worker *w, struct tcp_conn *c)
 {
 	if (c->dead || c->qn >= w->qmax)
 		return false;
-	if (w->out_cap - c->out_len < w->cmd_max && c->out_off > 0) {
+	/* A send in flight reads from out_off: the bytes stay where they are until it ends. */
+	if (w->out_cap - c->out_len < w->cmd_max && c->out_off > 0 && !c->sending) {
 		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
 		c->out_len -= c->out_off;
 		c->out_off = 0;
@@ -168,7 +146,7 @@ static void conn_queue(struct tcp_worker *w, struct tcp_conn *c, uint64_t idx, u
 }
 
 /* Closed loop and preload: top c up to the phase's depth, then flush. */
-static void conn_top_up(struct tcp_worker *w, uint32_t i, uint64_t now)
+void tcp_conn_top_up(struct tcp_worker *w, uint32_t i, uint64_t now)
 {
 	struct load_worker *lw = &w->lw;
 	struct tcp_conn *c = &w->conns[i];
@@ -228,7 +206,7 @@ static void issue_open(struct tcp_worker *w, uint64_t now)
 }
 
 /* Match the whole replies read so far to c's requests in flight, oldest first. */
-static void conn_replies(struct tcp_worker *w, struct tcp_conn *c, uint64_t now)
+void tcp_conn_replies(struct tcp_worker *w, struct tcp_conn *c, uint64_t now)
 {
 	const struct load_opts *o = w->lw.o;
 
@@ -251,34 +229,42 @@ static void conn_replies(struct tcp_worker *w, struct tcp_conn *c, uint64_t now)
 		c->qn--;
 		if (v == LOAD_V_GARBLED) {
 			/* Where the next reply starts is anyone's guess now. */
-			conn_fail(w, c, false);
+			tcp_conn_fail(w, c, false);
 			return;
 		}
 	}
 	if (tcp_rx_pending(&c->rx) > 0) {
 		/* Bytes no request asked for. */
 		LOAD_CNT_ADD(load_cnt(&w->lw)->garbled, 1);
-		conn_fail(w, c, false);
+		tcp_conn_fail(w, c, false);
 	}
+}
+
+/* Where c reads next (*room bytes); NULL after breaking c when no reply of this run fits. */
+uint8_t *tcp_conn_rx_space(struct tcp_worker *w, struct tcp_conn *c, size_t *room)
+{
+	uint8_t *space = tcp_rx_space(&c->rx, room);
+
+	if (space != NULL)
+		return space;
+	/* A reply larger than any this run can hold. */
+	if (c->qn > 0) {
+		load_count_reply(&w->lw, LOAD_V_GARBLED, q_at(c, 0)->t_start, px_clock_ns());
+		c->qhead = (c->qhead + 1) & (c->qcap - 1);
+		c->qn--;
+	}
+	tcp_conn_fail(w, c, false);
+	return NULL;
 }
 
 static void conn_read(struct tcp_worker *w, struct tcp_conn *c)
 {
 	for (int round = 0; round < TCP_READ_ROUNDS && !c->dead; round++) {
 		size_t room;
-		uint8_t *space = tcp_rx_space(&c->rx, &room);
+		uint8_t *space = tcp_conn_rx_space(w, c, &room);
 
-		if (space == NULL) {
-			/* A reply larger than any this run can hold. */
-			if (c->qn > 0) {
-				load_count_reply(&w->lw, LOAD_V_GARBLED, q_at(c, 0)->t_start,
-						 px_clock_ns());
-				c->qhead = (c->qhead + 1) & (c->qcap - 1);
-				c->qn--;
-			}
-			conn_fail(w, c, false);
+		if (space == NULL)
 			return;
-		}
 		ssize_t n = recv(c->fd, space, room, MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
@@ -286,11 +272,11 @@ static void conn_read(struct tcp_worker *w, struct tcp_conn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n <= 0) {
-			conn_fail(w, c, false); /* EOF or reset */
+			tcp_conn_fail(w, c, false); /* EOF or reset */
 			return;
 		}
 		tcp_rx_commit(&c->rx, (size_t)n);
-		conn_replies(w, c, px_clock_ns());
+		tcp_conn_replies(w, c, px_clock_ns());
 		if ((size_t)n < room)
 			return;
 	}
@@ -310,7 +296,7 @@ static void tcp_on_event(struct load_worker *lw, const struct epoll_event *ev, b
 	if (!c->dead && (ev->events & EPOLLOUT))
 		conn_flush(w, i);
 	if (!c->dead && closed)
-		conn_top_up(w, i, now);
+		tcp_conn_top_up(w, i, now);
 }
 
 /* The oldest request of every connection that has waited --timeout-ms breaks it. */
@@ -322,7 +308,7 @@ static void tcp_expire(struct load_worker *lw, uint64_t now)
 		struct tcp_conn *c = &w->conns[i];
 
 		if (!c->dead && c->qn > 0 && now - q_at(c, 0)->t_sent >= lw->run->timeout_ns)
-			conn_fail(w, c, true);
+			tcp_conn_fail(w, c, true);
 	}
 }
 
@@ -360,13 +346,24 @@ static void tcp_issue(struct load_worker *lw, uint64_t now, bool open)
 		return;
 	}
 	for (uint32_t i = 0; i < w->nconns; i++)
-		conn_top_up(w, i, now);
+		tcp_conn_top_up(w, i, now);
 }
 
 static void tcp_phase_start(struct load_worker *lw)
 {
 	struct tcp_worker *w = (struct tcp_worker *)lw;
 	bool open = lw->phase == LOAD_PHASE_MEASURE && lw->o->loop == LOAD_LOOP_OPEN;
+
+	if (w->uring) {
+		int rc = tcp_uring_start(w);
+
+		if (rc < 0) {
+			fprintf(stderr, "pollux-bench tcp: io_uring: %s\n", strerror(-rc));
+			__atomic_store_n(&lw->run->abort, 1, __ATOMIC_RELAXED);
+			for (uint32_t i = 0; i < w->nconns; i++)
+				tcp_conn_fail(w, &w->conns[i], false);
+		}
+	}
 
 	/* The preload keeps --depth in flight too, so a server's work is all at one depth. */
 	w->qmax = open ? TCP_OPEN_INFLIGHT : lw->o->depth;
@@ -465,6 +462,14 @@ static int tcp_init(struct load_worker *lw)
 	if (rc < 0)
 		goto err;
 	w->live = w->nconns;
+	w->uring = o->uring;
+	if (w->uring) {
+		rc = tcp_uring_setup(w);
+		if (rc < 0) {
+			fprintf(stderr, "pollux-bench tcp: io_uring setup: %s\n", strerror(-rc));
+			return rc;
+		}
+	}
 	return 0;
 err:
 	fprintf(stderr, "pollux-bench tcp: connect to %s:%u: %s\n", o->server_str, o->port,
@@ -472,10 +477,17 @@ err:
 	return rc;
 }
 
+static void tcp_worker_end(struct load_worker *lw)
+{
+	tcp_uring_teardown((struct tcp_worker *)lw);
+}
+
 static void tcp_fini(struct load_worker *lw)
 {
 	struct tcp_worker *w = (struct tcp_worker *)lw;
 
+	if (w->conns != NULL)
+		tcp_uring_teardown(w);
 	for (uint32_t i = 0; w->conns != NULL && i < w->nconns; i++) {
 		struct tcp_conn *c = &w->conns[i];
 
@@ -499,6 +511,8 @@ static const struct load_transport_ops tcp_transport = {
 	.issue = tcp_issue,
 	.inflight = tcp_inflight,
 	.on_event = tcp_on_event,
+	.wait = tcp_uring_wait,
+	.worker_end = tcp_worker_end,
 	.preload_hopeless = tcp_preload_hopeless,
 	.hint = "does the server accept memcached over TCP there, and keep the connections?",
 };
