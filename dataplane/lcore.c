@@ -315,8 +315,10 @@ int dp_lcore_main(void *arg)
 		dp_tcp_poll(lc, now);
 		unsigned sent;
 		/* TX coalescing is off below 8 connections with requests (UDP,
-		 * few clients) and with tx_hold_us=0: then every loop sends */
-		if (likely(dp_txhold_off(&lc->txhold) && lc->nheld == 0)) {
+		 * few clients) and with tx_hold_us=0: then every loop sends.
+		 * Held replies always have an open wait, so they take the
+		 * coalescing path until they go. */
+		if (likely(dp_txhold_off(&lc->txhold))) {
 			sent = lc->ntx || lc->fault.on ? tx_flush(lc) : 0;
 			if (n > 0)
 				lat_record(lc, rte_rdtsc() - t0, n);

@@ -22,6 +22,9 @@ int bench_opt_u32(const char *cmd, const char *opt, const char *s, uint32_t lo, 
 		  uint32_t *out);
 int bench_opt_double(const char *cmd, const char *opt, const char *s, double lo, double hi,
 		     double *out);
+/* One of the n words in names: its index in *out ("expected a, b or c" otherwise). */
+int bench_opt_pick(const char *cmd, const char *opt, const char *s, const char *const *names,
+		   unsigned n, unsigned *out);
 
 /* Storage engine vs DPDK rte_hash on one core, plus policy miss ratios. */
 int bench_table_main(int argc, char **argv);
@@ -29,7 +32,7 @@ int bench_table_main(int argc, char **argv);
 int bench_ring_main(int argc, char **argv);
 /* memcached over UDP from plain sockets (no EAL): closed/open loop, checked replies. */
 int bench_udp_main(int argc, char **argv);
-/* memcached over TCP from non-blocking kernel sockets: connections, pipelining. */
+/* memcached over TCP from kernel sockets (epoll or io_uring): connections, pipelining. */
 int bench_tcp_main(int argc, char **argv);
 
 #endif

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "px_compiler.h"
+
 #include "bench.h"
 #include "bench_keys.h"
 #include "bench_load.h"
@@ -100,7 +102,11 @@ static int parse_seed(const struct load_opts *o, const char *opt, const char *s,
 static int parse_one(int c, const char *arg, struct load_opts *o, bool *have_server,
 		     bool *have_seconds, bool *have_rate, const char **udp_only)
 {
+	static const char *const protos[] = {[LOAD_PROTO_TEXT] = "text", [LOAD_PROTO_META] = "meta"};
+	static const char *const loops[] = {[LOAD_LOOP_CLOSED] = "closed", [LOAD_LOOP_OPEN] = "open"};
+	static const char *const ios[] = {"epoll", "uring"};
 	uint64_t v;
+	unsigned k = 0;
 	int rc = 0;
 
 	switch (c) {
@@ -138,26 +144,18 @@ static int parse_one(int c, const char *arg, struct load_opts *o, bool *have_ser
 	case 'g':
 		return bench_opt_double(CMD, "--get-ratio", arg, 0, 1, &o->get_ratio);
 	case 'm':
-		if (strcmp(arg, "text") == 0)
-			o->proto = LOAD_PROTO_TEXT;
-		else if (strcmp(arg, "meta") == 0)
-			o->proto = LOAD_PROTO_META;
-		else
-			return bench_opt_bad(CMD, "--proto", arg, "expected text or meta");
-		return 0;
+		rc = bench_opt_pick(CMD, "--proto", arg, protos, PX_ARRAY_SIZE(protos), &k);
+		o->proto = (enum load_proto)k;
+		return rc;
 	case 's':
 		*have_seconds = true;
 		return bench_opt_double(CMD, "--seconds", arg, 0.01, 86400, &o->seconds);
 	case 'n':
 		return bench_opt_u64(CMD, "--requests", arg, 1, 1000000000000ULL, &o->requests);
 	case 'l':
-		if (strcmp(arg, "closed") == 0)
-			o->loop = LOAD_LOOP_CLOSED;
-		else if (strcmp(arg, "open") == 0)
-			o->loop = LOAD_LOOP_OPEN;
-		else
-			return bench_opt_bad(CMD, "--loop", arg, "expected closed or open");
-		return 0;
+		rc = bench_opt_pick(CMD, "--loop", arg, loops, PX_ARRAY_SIZE(loops), &k);
+		o->loop = (enum load_loop)k;
+		return rc;
 	case 'r':
 		*have_rate = true;
 		return bench_opt_double(CMD, "--rate", arg, 1, 1e8, &o->rate);
@@ -170,13 +168,9 @@ static int parse_one(int c, const char *arg, struct load_opts *o, bool *have_ser
 	case 'I':
 		if (o->transport != LOAD_TCP)
 			return bench_opt_bad(CMD, "--io", arg, "TCP only");
-		if (strcmp(arg, "epoll") == 0)
-			o->uring = false;
-		else if (strcmp(arg, "uring") == 0)
-			o->uring = true;
-		else
-			return bench_opt_bad(CMD, "--io", arg, "expected epoll or uring");
-		return 0;
+		rc = bench_opt_pick(CMD, "--io", arg, ios, PX_ARRAY_SIZE(ios), &k);
+		o->uring = k == 1;
+		return rc;
 	case 'T':
 		return bench_opt_u32(CMD, "--timeout-ms", arg, 1, 60000, &o->timeout_ms);
 	case 'w':

@@ -137,7 +137,7 @@ void load_report_json(FILE *f, const struct load_opts *o, const struct load_resu
 		o->cmd, o->server_str, o->port, o->partitions, o->partition_aware ? "true" : "false",
 		o->hash_seed, proto_name(o), loop_name(o),
 		o->loop == LOAD_LOOP_OPEN ? o->rate : 0, o->conns, o->depth,
-		o->transport != LOAD_TCP ? "epoll" : o->uring ? "uring" : "epoll", o->threads, o->keys,
+		o->uring ? "uring" : "epoll", o->threads, o->keys,
 		o->key_size, o->value_size, load_opts_dist(o, dist, sizeof(dist)), o->get_ratio,
 		o->seconds, o->requests, o->timeout_ms, o->preload ? "true" : "false", o->seed,
 		o->value_version);

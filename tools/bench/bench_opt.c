@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench.h"
 
@@ -71,4 +72,22 @@ int bench_opt_double(const char *cmd, const char *opt, const char *s, double lo,
 	}
 	*out = v;
 	return 0;
+}
+
+int bench_opt_pick(const char *cmd, const char *opt, const char *s, const char *const *names,
+		   unsigned n, unsigned *out)
+{
+	char why[128] = "expected";
+	size_t len = strlen(why);
+
+	for (unsigned i = 0; i < n; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	for (unsigned i = 0; i < n && len < sizeof(why); i++)
+		len += (size_t)snprintf(why + len, sizeof(why) - len, "%s %s",
+					i == 0 ? "" : i + 1 == n ? " or" : ",", names[i]);
+	return bench_opt_bad(cmd, opt, s, why);
 }

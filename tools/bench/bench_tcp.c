@@ -55,7 +55,7 @@ void tcp_conn_fail(struct tcp_worker *w, struct tcp_conn *c, bool timed_out)
 	if (w->lw.phase == LOAD_PHASE_PRELOAD)
 		LOAD_CNT_ADD(cnt->preload_failed, c->qn);
 	LOAD_CNT_ADD(cnt->conn_failures, 1);
-	if (w->uring)
+	if (w->lw.o->uring)
 		shutdown(c->fd, SHUT_RDWR); /* ends its operations in flight on the ring */
 	close(c->fd);
 	c->fd = -1;
@@ -84,7 +84,7 @@ static void conn_flush(struct tcp_worker *w, uint32_t i)
 {
 	struct tcp_conn *c = &w->conns[i];
 
-	if (w->uring) {
+	if (w->lw.o->uring) {
 		if (!c->dead && !c->sending && c->out_off < c->out_len)
 			tcp_uring_send(w, i);
 		return;
@@ -354,7 +354,7 @@ static void tcp_phase_start(struct load_worker *lw)
 	struct tcp_worker *w = (struct tcp_worker *)lw;
 	bool open = lw->phase == LOAD_PHASE_MEASURE && lw->o->loop == LOAD_LOOP_OPEN;
 
-	if (w->uring) {
+	if (lw->o->uring) {
 		int rc = tcp_uring_start(w);
 
 		if (rc < 0) {
@@ -462,8 +462,7 @@ static int tcp_init(struct load_worker *lw)
 	if (rc < 0)
 		goto err;
 	w->live = w->nconns;
-	w->uring = o->uring;
-	if (w->uring) {
+	if (o->uring) {
 		rc = tcp_uring_setup(w);
 		if (rc < 0) {
 			fprintf(stderr, "pollux-bench tcp: io_uring setup: %s\n", strerror(-rc));

@@ -49,7 +49,6 @@ struct tcp_worker {
 	uint32_t qmax;      /* in flight per connection in this phase */
 	size_t cmd_max;
 	size_t out_cap;
-	bool uring;         /* --io uring: the ring below drives the connections */
 	bool ring_live;     /* the ring was set up (and must be torn down) */
 	bool ring_off;      /* created disabled, for the worker thread to enable */
 	uint32_t ops;       /* sends and recvs in flight on the ring */

@@ -20,7 +20,6 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "px_clock.h"
@@ -137,15 +136,9 @@ bool tcp_uring_wait(struct load_worker *lw, uint64_t deadline, bool closed)
 	struct io_uring_cqe *cqe;
 	uint32_t budget;
 
-	if (!w->uring)
+	if (!lw->o->uring)
 		return false;
-	if (w->ops == 0 && io_uring_sq_ready(&w->ring) == 0) {
-		/* Nothing can complete: sleep to the deadline (every connection broke). */
-		struct timespec sl = {(time_t)ts.tv_sec, (long)ts.tv_nsec};
-
-		nanosleep(&sl, NULL);
-		return true;
-	}
+	/* With nothing in flight this sleeps to the deadline. */
 	io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
 	now = px_clock_ns();
 	/* Completions handled may queue more; those wait for the next round. */
@@ -237,8 +230,6 @@ void tcp_uring_teardown(struct tcp_worker *w)
 			shutdown(c->fd, SHUT_RDWR);
 		c->dead = true;
 	}
-	if (w->ring_off)
-		w->ops = 0; /* never enabled: nothing was submitted */
 	while (w->ops > 0 && px_clock_ns() < deadline) {
 		struct __kernel_timespec ts = {0, 10000000};
 		struct io_uring_cqe *cqe;
